@@ -1,0 +1,233 @@
+//! How to connect: the URL plus pool settings, with duetto's defaults.
+
+use std::time::Duration;
+
+/// Connection settings for [`Db::connect_with`](crate::Db::connect_with).
+///
+/// A builder that takes and returns `self`, over SeaORM's [`sea_orm::ConnectOptions`]. duetto's
+/// defaults differ from sqlx's where it matters for latency:
+///
+/// - **No ping per checkout.** sqlx (and SeaORM) ping every connection as it leaves the pool, which
+///   adds a full round trip to every query on a remote database. duetto pings only connections
+///   that sat idle for [`test_if_idle_for`](Self::test_if_idle_for) (60 s by default), the ones
+///   a server or firewall may have dropped.
+/// - **Connect timeout 10 s.** An unreachable or misnamed database fails within it, never hangs.
+/// - **SQLite files** use WAL journaling and a pool of several connections, so reads run in
+///   parallel with each other and with one writer; `sqlite::memory:` is one database shared by the
+///   whole pool and kept alive as long as the [`Db`](crate::Db) is.
+/// - Statement logging through `log` is off unless [`sqlx_logging`](Self::sqlx_logging) enables it.
+///
+/// # Example
+///
+/// ```
+/// use duetto::{ConnectOptions, Db};
+/// use std::time::Duration;
+///
+/// # fn main() -> duetto::Result<()> {
+/// let options = ConnectOptions::new("sqlite::memory:")
+///     .max_connections(4)
+///     .connect_timeout(Duration::from_secs(3))
+///     .alias("analytics");
+/// let db = Db::connect_with_blocking(options)?;
+/// assert_eq!(db.alias(), "analytics");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub(crate) url: String,
+    pub(crate) alias: String,
+    pub(crate) max_connections: Option<u32>,
+    pub(crate) min_connections: Option<u32>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) acquire_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Option<Duration>>,
+    pub(crate) max_lifetime: Option<Option<Duration>>,
+    pub(crate) test_before_acquire: bool,
+    pub(crate) test_if_idle_for: Option<Duration>,
+    pub(crate) sqlx_logging: bool,
+}
+
+/// The alias a [`Db`](crate::Db) carries unless told otherwise, and the one
+/// [`set_default`](crate::set_default) registers.
+pub const DEFAULT_ALIAS: &str = "default";
+
+impl ConnectOptions {
+    /// Options for `url` with duetto's defaults.
+    ///
+    /// Accepted URLs: `sqlite::memory:`, `sqlite://path/to/file.db?mode=rwc`,
+    /// `postgres://user:pass@host:5432/db` (or `postgresql://`), `mysql://user:pass@host:3306/db`
+    /// (or `mariadb://`).
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("postgres://app@db.internal/app");
+    /// assert_eq!(options.url(), "postgres://app@db.internal/app");
+    /// ```
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectOptions {
+            url: url.into(),
+            alias: DEFAULT_ALIAS.to_owned(),
+            max_connections: None,
+            min_connections: None,
+            connect_timeout: Duration::from_secs(10),
+            acquire_timeout: None,
+            idle_timeout: None,
+            max_lifetime: None,
+            test_before_acquire: false,
+            test_if_idle_for: Some(Duration::from_secs(60)),
+            sqlx_logging: false,
+        }
+    }
+
+    /// The database URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The alias the connected [`Db`](crate::Db) reports from [`Db::alias`](crate::Db::alias)
+    /// (default `"default"`). [`register`](crate::register) overrides it with the alias it stores
+    /// the database under.
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").alias("replica");
+    /// # let _ = options;
+    /// ```
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        self.alias = alias.into();
+        self
+    }
+
+    /// Most connections the pool opens (default: sqlx's 10 for PostgreSQL/MySQL; for SQLite twice
+    /// the CPU count, at least 4).
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").max_connections(8);
+    /// # let _ = options;
+    /// ```
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// Connections the pool keeps open even when idle (default 0; 1 for in-memory SQLite, which
+    /// would otherwise vanish with its last connection).
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").min_connections(2);
+    /// # let _ = options;
+    /// ```
+    pub fn min_connections(mut self, n: u32) -> Self {
+        self.min_connections = Some(n);
+        self
+    }
+
+    /// How long connecting (and, unless [`acquire_timeout`](Self::acquire_timeout) is set,
+    /// waiting for a free pooled connection) may take before failing (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").connect_timeout(Duration::from_secs(2));
+    /// # let _ = options;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a query may wait for a free pooled connection (default: the connect timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").acquire_timeout(Duration::from_secs(30));
+    /// # let _ = options;
+    /// ```
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = Some(timeout);
+        self
+    }
+
+    /// Closes connections idle for longer than this; `None` keeps them (default: sqlx's 10 min;
+    /// never for in-memory SQLite).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").idle_timeout(Some(Duration::from_secs(300)));
+    /// # let _ = options;
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Closes connections older than this; `None` keeps them (default: sqlx's 30 min; never for
+    /// in-memory SQLite).
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").max_lifetime(None);
+    /// # let _ = options;
+    /// ```
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Pings every connection as it leaves the pool (sqlx's default, off in duetto): one extra
+    /// round trip per query, bought for detecting dead connections a little earlier. Setting it
+    /// disables [`test_if_idle_for`](Self::test_if_idle_for).
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").test_before_acquire(true);
+    /// # let _ = options;
+    /// ```
+    pub fn test_before_acquire(mut self, test: bool) -> Self {
+        self.test_before_acquire = test;
+        if test {
+            self.test_if_idle_for = None;
+        }
+        self
+    }
+
+    /// Pings a connection before handing it out only if it has been idle at least this long
+    /// (default 60 s); `None` never pings.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").test_if_idle_for(Some(Duration::from_secs(5)));
+    /// # let _ = options;
+    /// ```
+    pub fn test_if_idle_for(mut self, idle: Option<Duration>) -> Self {
+        self.test_if_idle_for = idle;
+        if idle.is_some() {
+            self.test_before_acquire = false;
+        }
+        self
+    }
+
+    /// Logs every statement through the `log` crate at debug level (default off).
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").sqlx_logging(true);
+    /// # let _ = options;
+    /// ```
+    pub fn sqlx_logging(mut self, enabled: bool) -> Self {
+        self.sqlx_logging = enabled;
+        self
+    }
+}
+
+impl From<&str> for ConnectOptions {
+    fn from(url: &str) -> Self {
+        ConnectOptions::new(url)
+    }
+}
+
+impl From<String> for ConnectOptions {
+    fn from(url: String) -> Self {
+        ConnectOptions::new(url)
+    }
+}
+
+impl From<&String> for ConnectOptions {
+    fn from(url: &String) -> Self {
+        ConnectOptions::new(url.as_str())
+    }
+}

@@ -1,0 +1,427 @@
+//! `Db`: a pooled connection to one database, living on duetto's home runtime.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ConnAcquireErr, DatabaseBackend, DatabaseConnection, DbErr};
+
+use crate::bridge::blocking_twin;
+use crate::connect_options::ConnectOptions;
+use crate::database_url::DatabaseUrl;
+use crate::runtime::on_home;
+use crate::{Error, Result};
+
+/// The backend a [`Db`] talks to (SeaORM's `DatabaseBackend`).
+pub type Backend = DatabaseBackend;
+
+/// A pool of connections to one database.
+///
+/// Cheap to clone (an `Arc`); clones share the pool. The pool lives on duetto's home runtime
+/// (see [`runtime`](crate::runtime)), so a `Db` made in a `#[tokio::test]`, a short-lived
+/// `block_on` or a plain `fn main` stays usable from anywhere for as long as it exists.
+///
+/// # Example
+///
+/// ```
+/// use duetto::Db;
+///
+/// # #[tokio::main]
+/// # async fn main() -> duetto::Result<()> {
+/// let db = Db::connect("sqlite::memory:").await?;
+/// assert_eq!(db.backend(), duetto::Backend::Sqlite);
+/// db.aping().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+    alias: Arc<str>,
+}
+
+struct Inner {
+    conn: DatabaseConnection,
+    backend: Backend,
+    url: String,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("alias", &self.alias)
+            .field("backend", &self.inner.backend)
+            .field("url", &self.inner.url)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Connects to `url` with duetto's default [`ConnectOptions`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a malformed URL, [`Error::UnsupportedBackend`] for an unknown
+    /// scheme (or a backend whose cargo feature is off), [`Error::Connect`] when the server refuses,
+    /// the database does not exist or the connect timeout (10 s by default) passes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let err = duetto::Db::connect("oracle://scott@tiger/db").await.unwrap_err();
+    /// assert!(matches!(err, duetto::Error::UnsupportedBackend { .. }));
+    /// # }
+    /// ```
+    pub async fn connect(url: impl AsRef<str>) -> Result<Db> {
+        Self::connect_with(ConnectOptions::new(url.as_ref())).await
+    }
+
+    /// Blocking twin of [`connect`](Self::connect), for sync code.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), plus [`Error::SynchronousOnlyOperation`] when called from a
+    /// thread that drives async tasks.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// fn main() -> duetto::Result<()> {
+    ///     let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    ///     db.ping()?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn connect_blocking(url: impl AsRef<str>) -> Result<Db> {
+        let options = ConnectOptions::new(url.as_ref());
+        blocking_twin("connect_blocking", Self::connect_with(options))
+    }
+
+    /// Connects with explicit [`ConnectOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use duetto::{ConnectOptions, Db};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> duetto::Result<()> {
+    /// let db = Db::connect_with(ConnectOptions::new("sqlite::memory:").max_connections(8)).await?;
+    /// # let _ = db;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with(options: ConnectOptions) -> Result<Db> {
+        let url = DatabaseUrl::parse(&options.url)?;
+        let limit = options.connect_timeout + Duration::from_secs(1);
+        let redacted = url.redacted.clone();
+        let sea_options = sea_orm_options(&options, &url);
+        let backend = url.backend;
+        let connecting = on_home(sea_orm::Database::connect(sea_options));
+        // sqlx enforces the timeout itself; the outer one guarantees a hung handshake cannot
+        // outlive it either.
+        let conn = match tokio::time::timeout(limit, connecting).await {
+            Ok(connected) => connected?.map_err(|source| Error::Connect {
+                url: redacted.clone(),
+                source,
+            })?,
+            Err(_elapsed) => {
+                return Err(Error::Connect {
+                    url: redacted,
+                    source: DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+                })
+            }
+        };
+        Ok(Db {
+            inner: Arc::new(Inner {
+                conn,
+                backend,
+                url: redacted,
+            }),
+            alias: options.alias.into(),
+        })
+    }
+
+    /// Blocking twin of [`connect_with`](Self::connect_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_blocking`](Self::connect_blocking).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let db = duetto::Db::connect_with_blocking(duetto::ConnectOptions::new("sqlite::memory:"))?;
+    /// # let _ = db;
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn connect_with_blocking(options: ConnectOptions) -> Result<Db> {
+        blocking_twin("connect_with_blocking", Self::connect_with(options))
+    }
+
+    /// The alias this database is known by: the one it was [`register`](crate::register)ed
+    /// under, else the one from [`ConnectOptions::alias`] (default `"default"`).
+    ///
+    /// ```
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// assert_eq!(db.alias(), "default");
+    /// duetto::register("replica", db);
+    /// assert_eq!(duetto::db("replica")?.alias(), "replica");
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    /// Which backend this database is.
+    ///
+    /// ```
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// assert_eq!(db.backend(), duetto::Backend::Sqlite);
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The URL this database was opened with, password replaced by `***`.
+    ///
+    /// ```
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// assert_eq!(db.url(), "sqlite::memory:");
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The underlying SeaORM connection, to use SeaORM directly on the same pool.
+    ///
+    /// Connections belong to duetto's home runtime. Awaiting SeaORM calls on them from another
+    /// runtime may make the pool open connections there, which die with that runtime; wrap such
+    /// calls in [`runtime::on_home`](crate::runtime::on_home).
+    ///
+    /// ```
+    /// use sea_orm::ConnectionTrait;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> duetto::Result<()> {
+    /// let db = duetto::Db::connect("sqlite::memory:").await?;
+    /// let conn = db.conn().clone();
+    /// duetto::runtime::on_home(async move { conn.execute_unprepared("CREATE TABLE t (x INTEGER)").await })
+    ///     .await??;
+    /// # Ok(()) }
+    /// ```
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.inner.conn
+    }
+
+    /// Runs your own SeaORM code on this database's pool, on the home runtime.
+    ///
+    /// `f` receives a clone of the SeaORM connection (cheap: it shares the pool). Use it for what
+    /// duetto's query API does not cover: migrations, raw statements, SeaORM features directly.
+    /// Dropping the returned future cancels the work.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns, converted into [`Error`]; [`Error::RuntimeShutdown`] if home is gone.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sea_orm::ConnectionTrait;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> duetto::Result<()> {
+    /// let db = duetto::Db::connect("sqlite::memory:").await?;
+    /// let inserted = db
+    ///     .arun(|conn| async move {
+    ///         conn.execute_unprepared("CREATE TABLE t (x INTEGER)").await?;
+    ///         conn.execute_unprepared("INSERT INTO t VALUES (1), (2)").await
+    ///     })
+    ///     .await?;
+    /// assert_eq!(inserted.rows_affected(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn arun<F, Fut, T, E>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(DatabaseConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
+        let conn = self.inner.conn.clone();
+        on_home(async move { f(conn).await })
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// Blocking twin of [`arun`](Self::arun).
+    ///
+    /// # Errors
+    ///
+    /// As [`arun`](Self::arun), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sea_orm::ConnectionTrait;
+    ///
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// db.run(|conn| async move { conn.execute_unprepared("CREATE TABLE t (x INTEGER)").await })?;
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(DatabaseConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking_twin("run", async move { db.arun(f).await })
+    }
+
+    /// Checks the database answers (one round trip).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Db`] when the database cannot be reached or the pool is closed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> duetto::Result<()> {
+    /// duetto::Db::connect("sqlite::memory:").await?.aping().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn aping(&self) -> Result<()> {
+        self.arun(|conn| async move { conn.ping().await }).await
+    }
+
+    /// Blocking twin of [`aping`](Self::aping).
+    ///
+    /// # Errors
+    ///
+    /// As [`aping`](Self::aping), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// duetto::Db::connect_blocking("sqlite::memory:")?.ping()?;
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn ping(&self) -> Result<()> {
+        let db = self.clone();
+        blocking_twin("ping", async move { db.aping().await })
+    }
+
+    /// Closes the pool: waits for checked-out connections to come back and closes them all. Every
+    /// clone of this `Db` is closed with it; later queries fail with [`Error::Db`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RuntimeShutdown`] if the home runtime is gone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> duetto::Result<()> {
+    /// let db = duetto::Db::connect("sqlite::memory:").await?;
+    /// db.close().await?;
+    /// assert!(db.aping().await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn close(&self) -> Result<()> {
+        self.arun(|conn| async move { conn.close_by_ref().await })
+            .await
+    }
+
+    /// Blocking twin of [`close`](Self::close).
+    ///
+    /// # Errors
+    ///
+    /// As [`close`](Self::close), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// db.close_blocking()?;
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn close_blocking(&self) -> Result<()> {
+        let db = self.clone();
+        blocking_twin("close_blocking", async move { db.close().await })
+    }
+
+    /// The same pool under another alias.
+    pub(crate) fn with_alias(mut self, alias: &str) -> Db {
+        self.alias = alias.into();
+        self
+    }
+}
+
+fn sea_orm_options(options: &ConnectOptions, url: &DatabaseUrl) -> sea_orm::ConnectOptions {
+    let mut sea = sea_orm::ConnectOptions::new(url.for_driver.clone());
+    sea.connect_timeout(options.connect_timeout)
+        .sqlx_logging(options.sqlx_logging)
+        .sqlx_logging_level(log::LevelFilter::Debug)
+        .test_before_acquire(options.test_before_acquire);
+    if let Some(idle) = options.test_if_idle_for {
+        sea.test_before_acquire_if_idle_for(idle);
+    }
+    if let Some(timeout) = options.acquire_timeout {
+        sea.acquire_timeout(timeout);
+    }
+    if let Some(n) = options.min_connections {
+        sea.min_connections(n);
+    }
+    if let Some(timeout) = options.idle_timeout {
+        sea.idle_timeout(timeout);
+    }
+    if let Some(lifetime) = options.max_lifetime {
+        sea.max_lifetime(lifetime);
+    }
+    match options.max_connections {
+        Some(n) => {
+            sea.max_connections(n);
+        }
+        // SeaORM pins SQLite pools to one connection unless told otherwise; WAL (or the shared
+        // in-memory cache) lets several readers run at once, so give them the connections.
+        None if url.backend == DatabaseBackend::Sqlite => {
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            sea.max_connections((2 * cpus).max(4) as u32);
+        }
+        None => {}
+    }
+    #[cfg(feature = "sqlite")]
+    if url.backend == DatabaseBackend::Sqlite {
+        configure_sqlite(&mut sea, options, url.in_memory);
+    }
+    sea
+}
+
+#[cfg(feature = "sqlite")]
+fn configure_sqlite(sea: &mut sea_orm::ConnectOptions, options: &ConnectOptions, in_memory: bool) {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+
+    if in_memory {
+        // sqlx gives `sqlite::memory:` a unique shared-cache name, so every pooled connection
+        // opens the same database; it is freed with its last connection, so the pool must never
+        // let that happen while the Db exists.
+        if options.min_connections.is_none() {
+            sea.min_connections(1);
+        }
+        if options.idle_timeout.is_none() {
+            sea.idle_timeout(None);
+        }
+        if options.max_lifetime.is_none() {
+            sea.max_lifetime(None);
+        }
+    } else {
+        sea.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        });
+    }
+}

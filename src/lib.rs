@@ -1,0 +1,56 @@
+//! # duetto
+//!
+//! Django-style data access for Rust on top of SeaORM: every query has two voices, an async one
+//! (`aget`, `acount`, …) and a blocking twin (`get`, `count`, …), and a bridge
+//! ([`bridge::async_to_sync`], [`bridge::sync_to_async`]) lets sync and async code call each other
+//! safely. SQLite (embedded), PostgreSQL and MySQL/MariaDB.
+//!
+//! ```
+//! use duetto::prelude::*;
+//!
+//! fn main() -> duetto::Result<()> {
+//!     // From plain sync code: no runtime to set up, duetto owns one.
+//!     let db = Db::connect_blocking("sqlite::memory:")?;
+//!     duetto::set_default(db.clone());
+//!     db.ping()?;
+//!
+//!     // From async code: the async voice.
+//!     let rows = async_to_sync(async move {
+//!         let db = duetto::default_db()?;
+//!         db.aping().await?;
+//!         duetto::Result::Ok(db.backend())
+//!     })??;
+//!     assert_eq!(rows, duetto::Backend::Sqlite);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Runtime model
+//!
+//! All pools and connections live on one *home* runtime ([`runtime`]). Blocking calls spawn onto
+//! it and wait; async calls made on it run in place; async calls from any other executor hop to it.
+//! Pools therefore survive the runtime that created them (a `#[tokio::test]`, a short `block_on`).
+
+#![warn(missing_docs)]
+
+pub mod bridge;
+mod connect_options;
+mod database_url;
+mod db;
+mod error;
+mod registry;
+pub mod runtime;
+
+pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
+pub use db::{Backend, Db};
+pub use error::{Error, Result};
+pub use registry::{db, default_db, register, set_default, unregister};
+
+/// SeaORM, re-exported so entities, conditions and columns come from the version duetto uses.
+pub use sea_orm;
+
+/// `use duetto::prelude::*;` brings the names most code needs.
+pub mod prelude {
+    pub use crate::bridge::{async_to_sync, sync_to_async, sync_to_async_thread_sensitive};
+    pub use crate::{ConnectOptions, Db, Error, Result};
+}
