@@ -15,12 +15,12 @@
 //!     db.ping()?;
 //!
 //!     // From async code: the async voice.
-//!     let rows = async_to_sync(async move {
+//!     let backend = async_to_sync(async move {
 //!         let db = duetto::default_db()?;
 //!         db.aping().await?;
-//!         duetto::Result::Ok(db.backend())
+//!         Ok::<_, duetto::Error>(db.backend())
 //!     })??;
-//!     assert_eq!(rows, duetto::Backend::Sqlite);
+//!     assert_eq!(backend, duetto::Backend::Sqlite);
 //!     Ok(())
 //! }
 //! ```

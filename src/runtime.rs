@@ -55,7 +55,7 @@ static INIT: Mutex<()> = Mutex::new(());
 /// rt.block_on(async {
 ///     let db = duetto::Db::connect("sqlite::memory:").await?;
 ///     assert_eq!(db.backend(), duetto::Backend::Sqlite);
-///     duetto::Result::Ok(())
+///     Ok::<_, duetto::Error>(())
 /// })?;
 /// # Ok(()) }
 /// ```
