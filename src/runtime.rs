@@ -5,9 +5,11 @@
 //! one of them ends (a `#[tokio::test]`, a per-request runtime, a CLI's short-lived `block_on`). duetto
 //! avoids that by running all database work on a single long-lived multi-thread runtime:
 //!
-//! - blocking calls spawn their future onto home and wait on a channel;
-//! - async calls already running on home run in place; from any other executor they hop to home
-//!   (see [`on_home`]) and are aborted if the caller drops them, so cancellation behaves the same.
+//! - blocking calls run their future on the calling thread with home entered (`Handle::block_on`):
+//!   home's workers drive the sockets and wake the caller, with no task hop per call;
+//! - async calls already running on home run in place; from any other executor they are polled
+//!   with home entered (see [`on_home`]), so whatever they open or spawn belongs to home, and
+//!   dropping them cancels in place.
 //!
 //! By default duetto builds home lazily (worker threads named `duetto-home`). An application that
 //! already runs a multi-thread runtime can [`adopt`] it before its first connection, so its async
@@ -18,8 +20,10 @@ use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
 
 use crate::{Error, Result};
 
@@ -72,6 +76,7 @@ pub fn adopt(handle: Handle) -> Result<()> {
                 .into(),
         ));
     }
+    install_shutdown_sentinel(&handle);
     let _ = HOME.set(Home {
         handle,
         _owned: None,
@@ -107,6 +112,7 @@ pub fn handle() -> Result<&'static Handle> {
         .build()
         .map_err(|e| Error::Runtime(format!("cannot start duetto's home runtime: {e}")))?;
     let handle = runtime.handle().clone();
+    install_shutdown_sentinel(&handle);
     let _ = HOME.set(Home {
         handle,
         _owned: Some(runtime),
@@ -129,27 +135,29 @@ pub fn is_home() -> bool {
     }
 }
 
-/// Runs `fut` on the home runtime and returns its output.
+/// Runs `fut` inside the home runtime and returns its output.
 ///
 /// Already on home, `fut` is simply awaited in place. Anywhere else (another tokio runtime, a
-/// `futures` executor) it is spawned onto home; dropping the returned future aborts that task, so a
-/// timeout or a `select!` cancels the work exactly as it would in place. A panic inside `fut`
-/// resumes in the caller.
+/// `futures` executor) it is still polled by the caller's executor, but with the home runtime
+/// *entered* for every poll and for its drop: sockets it opens register with home's I/O driver,
+/// timers use home's clock, and tasks it spawns (sqlx's connection upkeep) land on home. So pools
+/// and connections belong to home whichever runtime awaits them, without paying a thread hop per
+/// call; dropping the future cancels the work in place, exactly as on home.
 ///
 /// Every duetto async operation goes through here; use it yourself when you drive SeaORM directly
 /// on a [`Db::conn`](crate::Db::conn) from a runtime that may end before the pool does.
 ///
 /// # Errors
 ///
-/// [`Error::RuntimeShutdown`] if the home runtime has shut down.
+/// [`Error::RuntimeShutdown`] if the home runtime has shut down (checked at every poll).
 ///
 /// # Example
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> duetto::Result<()> {
-/// let on_home = duetto::runtime::on_home(async { duetto::runtime::is_home() }).await?;
-/// assert!(on_home);
+/// let in_home = duetto::runtime::on_home(async { duetto::runtime::is_home() }).await?;
+/// assert!(in_home);
 /// # Ok(()) }
 /// ```
 pub async fn on_home<F>(fut: F) -> Result<F::Output>
@@ -160,29 +168,77 @@ where
     if is_home() {
         return Ok(fut.await);
     }
-    let task = AbortOnDrop(handle()?.spawn(fut));
-    task.await
-}
-
-/// A spawned task that is aborted when its awaiting future is dropped.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+    InHome {
+        home: handle()?,
+        fut: Some(Box::pin(fut)),
     }
+    .await
 }
 
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T>;
+/// Polls and drops a future with the home runtime entered.
+struct InHome<F: Future> {
+    home: &'static Handle,
+    fut: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future> Future for InHome<F> {
+    type Output = Result<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
-            Ok(value) => Ok(value),
-            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-            // The task was never aborted by us while we still poll it, so cancellation means the
-            // runtime dropped it while shutting down.
-            Err(_) => Err(Error::RuntimeShutdown),
-        })
+        if is_shut_down() {
+            return Poll::Ready(Err(Error::RuntimeShutdown));
+        }
+        let _entered = self.home.enter();
+        match self.fut.as_mut() {
+            Some(fut) => fut.as_mut().poll(cx).map(Ok),
+            None => Poll::Ready(Err(Error::Runtime("InHome polled after completion".into()))),
+        }
     }
+}
+
+impl<F: Future> Drop for InHome<F> {
+    fn drop(&mut self) {
+        if let Some(fut) = self.fut.take() {
+            // Whatever the future owns (a pooled connection, a transaction) returns to the pool
+            // through tasks spawned on drop; they must land on home.
+            let _entered = self.home.enter();
+            drop(fut);
+        }
+    }
+}
+
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+static SHUTDOWN_NOTIFY: Notify = Notify::const_new();
+
+/// Spawns, on a new home runtime, a task that never finishes: a runtime drops its tasks when it
+/// shuts down, so the sentinel's drop is the shutdown notification tokio does not otherwise offer.
+fn install_shutdown_sentinel(home: &Handle) {
+    struct Sentinel;
+    impl Drop for Sentinel {
+        fn drop(&mut self) {
+            SHUT_DOWN.store(true, Ordering::Release);
+            SHUTDOWN_NOTIFY.notify_waiters();
+        }
+    }
+    let sentinel = Sentinel;
+    home.spawn(async move {
+        let _sentinel = sentinel;
+        std::future::pending::<()>().await
+    });
+}
+
+/// Whether the home runtime has shut down.
+pub(crate) fn is_shut_down() -> bool {
+    SHUT_DOWN.load(Ordering::Acquire)
+}
+
+/// Completes when the home runtime shuts down.
+pub(crate) async fn shutdown() {
+    // A `Notified` created before `notify_waiters` is woken by it even if not yet polled, so
+    // checking the flag after creating it cannot miss the notification.
+    let notified = SHUTDOWN_NOTIFY.notified();
+    if is_shut_down() {
+        return;
+    }
+    notified.await
 }

@@ -20,9 +20,8 @@ mod thread_sensitive;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
-use futures_util::FutureExt;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -32,7 +31,11 @@ use crate::{runtime, Error, Result};
 use guard::BlockingMode;
 use thread_sensitive::{Executor, Job, CALLER_THREAD};
 
-/// Runs `fut` to completion on duetto's home runtime and blocks the calling thread until it ends.
+/// Runs `fut` to completion inside duetto's home runtime, blocking the calling thread until it ends.
+///
+/// The future is polled on the calling thread with home entered, so everything it opens or spawns
+/// belongs to home, and a call costs well under a microsecond beyond the future's own work (no task
+/// hop: home's workers drive the sockets and wake this thread).
 ///
 /// While it waits, the calling thread serves every [`sync_to_async_thread_sensitive`] call made by
 /// `fut` (or by tasks it starts with [`spawn`]), so sync → async → sync chains stay on the caller's
@@ -68,12 +71,13 @@ where
     block_on_home("async_to_sync", fut)
 }
 
-enum Message<T> {
-    Job(Job),
-    Done(std::thread::Result<T>),
-}
-
 /// `async_to_sync` for a named blocking operation: the guard reports `op` if it refuses.
+///
+/// The future is polled right here on the calling thread, inside the home runtime
+/// (`Handle::block_on`): home's workers drive its sockets and timers and wake this thread, so a
+/// call costs no task hop. While waiting, the thread also runs the thread-sensitive jobs that
+/// `fut` sends it; each runs in `block_in_place`, outside the runtime, so it may block and may
+/// itself call `async_to_sync` (nesting).
 pub(crate) fn block_on_home<F>(op: &'static str, fut: F) -> Result<F::Output>
 where
     F: Future + Send + 'static,
@@ -81,29 +85,30 @@ where
 {
     let mode = guard::blocking_mode(op)?;
     let home = runtime::handle()?;
-    let (tx, rx) = mpsc::channel::<Message<F::Output>>();
-    let jobs = tx.clone();
-    // A job this caller can no longer take (the channel is gone) is dropped, and a dropped job
-    // forwards itself to the dedicated thread.
+    if runtime::is_shut_down() {
+        return Err(Error::RuntimeShutdown);
+    }
+    let (to_this_thread, mut jobs) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    // A job this thread can no longer take (it has returned) is dropped by the failed send, and a
+    // dropped job forwards itself to the dedicated thread.
     let this_thread = Executor::new(move |job| {
-        let _ = jobs.send(Message::Job(job));
+        let _ = to_this_thread.send(job);
     });
-    home.spawn(CALLER_THREAD.scope(this_thread, async move {
-        let outcome = AssertUnwindSafe(fut).catch_unwind().await;
-        let _ = tx.send(Message::Done(outcome));
-    }));
-    let wait = move || loop {
-        match rx.recv() {
-            Ok(Message::Job(job)) => job.run(),
-            Ok(Message::Done(Ok(value))) => return Ok(value),
-            Ok(Message::Done(Err(panic))) => resume_unwind(panic),
-            // Every sender is gone without a result: the runtime dropped the task while shutting down.
-            Err(mpsc::RecvError) => return Err(Error::RuntimeShutdown),
+    let body = async move {
+        let mut run = std::pin::pin!(CALLER_THREAD.scope(this_thread, fut));
+        let mut shutdown = std::pin::pin!(runtime::shutdown());
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut run => return Ok(out),
+                Some(job) = jobs.recv() => tokio::task::block_in_place(|| job.run()),
+                () = &mut shutdown => return Err(Error::RuntimeShutdown),
+            }
         }
     };
     match mode {
-        BlockingMode::Plain => wait(),
-        BlockingMode::BlockInPlace => tokio::task::block_in_place(wait),
+        BlockingMode::Plain => home.block_on(body),
+        BlockingMode::BlockInPlace => tokio::task::block_in_place(|| home.block_on(body)),
     }
 }
 
