@@ -20,6 +20,52 @@ use sea_orm::DbErr;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A query that had to match exactly one row matched none (Django's `Model.DoesNotExist`).
+    #[error("{model} matching query does not exist")]
+    DoesNotExist {
+        /// The table of the entity that was queried.
+        model: &'static str,
+    },
+
+    /// A query that had to match exactly one row matched several
+    /// (Django's `MultipleObjectsReturned`).
+    ///
+    /// `get` fetches at most 21 rows, so a `count` of 21 means "more than 20".
+    #[error(
+        "get() returned more than one {model} -- it returned {}!",
+        if *count > 20 { "more than 20".to_owned() } else { count.to_string() }
+    )]
+    MultipleObjectsReturned {
+        /// The table of the entity that was queried.
+        model: &'static str,
+        /// How many rows matched (capped at 21).
+        count: u64,
+    },
+
+    /// The database refused a write that would break a constraint: a unique or primary key, a
+    /// foreign key, `NOT NULL`, or a `CHECK` (Django's `IntegrityError`). Classified from the driver
+    /// error on every backend; the original error is the [`source`](std::error::Error::source).
+    #[error("integrity error ({kind}): {message}")]
+    Integrity {
+        /// Which kind of constraint was violated.
+        kind: IntegrityKind,
+        /// The database's message.
+        message: String,
+        /// The driver error, unchanged.
+        #[source]
+        source: DbErr,
+    },
+
+    /// The query cannot be run as built (e.g. `update` on a sliced queryset, a composite primary
+    /// key where only a single column is supported).
+    #[error("`{operation}` is not supported here: {reason}")]
+    NotSupported {
+        /// The operation that was refused.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
+
     /// A blocking call was made on a thread that drives async tasks, where blocking would stall
     /// every other task on that executor (Django's `SynchronousOnlyOperation`).
     #[error(
@@ -82,7 +128,70 @@ pub enum Error {
 
     /// Any other error reported by SeaORM or the driver.
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Db(DbErr),
+}
+
+/// The kind of constraint an [`Error::Integrity`] violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntegrityKind {
+    /// A unique index or primary key already holds the value.
+    Unique,
+    /// The referenced row does not exist, or other rows still reference this one.
+    ForeignKey,
+    /// A `NOT NULL` column was given no value.
+    NotNull,
+    /// A `CHECK` constraint rejected the row.
+    Check,
+}
+
+impl std::fmt::Display for IntegrityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IntegrityKind::Unique => "unique",
+            IntegrityKind::ForeignKey => "foreign key",
+            IntegrityKind::NotNull => "not null",
+            IntegrityKind::Check => "check",
+        })
+    }
+}
+
+impl From<DbErr> for Error {
+    /// Constraint violations become [`Error::Integrity`]; everything else [`Error::Db`].
+    fn from(err: DbErr) -> Self {
+        match integrity_kind(&err) {
+            Some((kind, message)) => Error::Integrity {
+                kind,
+                message,
+                source: err,
+            },
+            None => Error::Db(err),
+        }
+    }
+}
+
+/// sqlx already maps each backend's codes (SQLSTATE 23xxx, MySQL 1062/1451/1452/1048/3819/4025,
+/// SQLite's extended constraint codes) onto one `ErrorKind`; read it through SeaORM's wrapper.
+fn integrity_kind(err: &DbErr) -> Option<(IntegrityKind, String)> {
+    use sea_orm::sqlx::error::ErrorKind;
+    use sea_orm::RuntimeErr;
+
+    let runtime = match err {
+        DbErr::Exec(e) | DbErr::Query(e) | DbErr::Conn(e) => e,
+        _ => return None,
+    };
+    let RuntimeErr::SqlxError(sqlx_err) = runtime else {
+        return None;
+    };
+    let database = sqlx_err.as_database_error()?;
+    let kind = match database.kind() {
+        ErrorKind::UniqueViolation => IntegrityKind::Unique,
+        ErrorKind::ForeignKeyViolation => IntegrityKind::ForeignKey,
+        ErrorKind::NotNullViolation => IntegrityKind::NotNull,
+        ErrorKind::CheckViolation => IntegrityKind::Check,
+        _ => return None,
+    };
+    Some((kind, database.message().to_owned()))
 }
 
 /// What to do instead of a blocking call in async code: name its async twin.

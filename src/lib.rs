@@ -33,17 +33,24 @@
 
 #![warn(missing_docs)]
 
+pub mod agg;
 pub mod bridge;
 mod connect_options;
 mod database_url;
 mod db;
+#[doc(hidden)]
+pub mod doc_db;
 mod error;
+mod model;
+mod query;
 mod registry;
 pub mod runtime;
 
 pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
 pub use db::{Backend, Db};
-pub use error::{Error, Result};
+pub use error::{Error, IntegrityKind, Result};
+pub use model::{ActiveModelExt, ModelExt};
+pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, Using};
 pub use registry::{db, default_db, register, set_default, unregister};
 
 /// SeaORM, re-exported so entities, conditions and columns come from the version duetto uses.
@@ -52,5 +59,7 @@ pub use sea_orm;
 /// `use duetto::prelude::*;` brings the names most code needs.
 pub mod prelude {
     pub use crate::bridge::{async_to_sync, sync_to_async, sync_to_async_thread_sensitive};
-    pub use crate::{ConnectOptions, Db, Error, Result};
+    pub use crate::{
+        ActiveModelExt, ConnectOptions, Db, Error, ModelExt, Objects, QuerySet, Result,
+    };
 }

@@ -1,0 +1,323 @@
+//! `QuerySet<E>`: a lazy, cloneable description of a query on entity `E`, with Django's terminal
+//! operations in two voices.
+//!
+//! Builders (`filter`, `exclude`, `order_by_*`, `limit`, `offset`, `distinct`, `using`) do no I/O.
+//! Every terminal exists as an async method `aX` returning a `Send + 'static` future, and a
+//! blocking twin `X` that is exactly `async_to_sync(self.aX(..))` behind the
+//! [`check_sync_allowed`](crate::bridge::check_sync_allowed) guard.
+
+mod iterate;
+mod read;
+mod write;
+
+use sea_orm::sea_query::{IntoCondition, SimpleExpr};
+use sea_orm::{
+    Condition, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+pub use iterate::{ModelIter, ModelStream};
+pub(crate) use read::pk_condition;
+pub use read::PrimaryKeyOf;
+
+use crate::{Db, Result};
+
+/// Which database a query runs on.
+#[derive(Debug, Clone, Default)]
+pub enum Using {
+    /// The database registered as `"default"` (see [`set_default`](crate::set_default)).
+    #[default]
+    Default,
+    /// The database registered under this alias.
+    Alias(String),
+    /// This database.
+    Db(Db),
+}
+
+impl Using {
+    /// The database this resolves to now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDatabase`](crate::Error::NoDatabase) when the alias is not registered.
+    pub fn resolve(&self) -> Result<Db> {
+        match self {
+            Using::Default => crate::default_db(),
+            Using::Alias(alias) => crate::db(alias),
+            Using::Db(db) => Ok(db.clone()),
+        }
+    }
+}
+
+impl From<&Db> for Using {
+    fn from(db: &Db) -> Self {
+        Using::Db(db.clone())
+    }
+}
+
+impl From<Db> for Using {
+    fn from(db: Db) -> Self {
+        Using::Db(db)
+    }
+}
+
+impl From<&str> for Using {
+    fn from(alias: &str) -> Self {
+        Using::Alias(alias.to_owned())
+    }
+}
+
+impl From<String> for Using {
+    fn from(alias: String) -> Self {
+        Using::Alias(alias)
+    }
+}
+
+/// A lazy query on entity `E` (Django's `QuerySet`). Get one with [`Objects::objects`].
+///
+/// Cloning is cheap enough to do per request; builders take `self` and return a new queryset.
+///
+/// # Example
+///
+/// ```
+/// use duetto::prelude::*;
+/// use entity::user;
+/// use sea_orm::ColumnTrait;
+///
+/// let adults = user::Entity::objects()
+///     .filter(user::Column::Name.starts_with("A"))
+///     .exclude(user::Column::Email.ends_with("@spam.example"))
+///     .order_by_desc(user::Column::CreatedAt)
+///     .limit(10);
+/// // Nothing has run yet; `adults.list()` or `adults.alist().await` would.
+/// # let _ = adults;
+/// ```
+#[derive(Debug)]
+pub struct QuerySet<E: EntityTrait> {
+    /// What rows are selected from: `E::find()`, or a SeaORM select with joins (`related`).
+    base: Select<E>,
+    /// Whether `base` may join other tables, so writes must select their keys in a subquery.
+    joined: bool,
+    /// Every `filter`/`exclude`, ANDed.
+    cond: Condition,
+    orders: Vec<(SimpleExpr, Order)>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    distinct: bool,
+    using: Using,
+}
+
+impl<E: EntityTrait> Clone for QuerySet<E> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            base: self.base.clone(),
+            joined: self.joined,
+            cond: self.cond.clone(),
+            orders: self.orders.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            distinct: self.distinct,
+            using: self.using.clone(),
+        }
+    }
+}
+
+/// `E::objects()` for every SeaORM entity: the entry point of the paired API.
+///
+/// ```
+/// use duetto::prelude::*;
+///
+/// let everyone = entity::user::Entity::objects();
+/// # let _ = everyone;
+/// ```
+pub trait Objects: EntityTrait {
+    /// A queryset over every row of this entity, on the default database.
+    fn objects() -> QuerySet<Self> {
+        QuerySet {
+            joined: false,
+            ..QuerySet::from_select(Self::find())
+        }
+    }
+}
+
+impl<E: EntityTrait> Objects for E {}
+
+impl<E: EntityTrait> QuerySet<E> {
+    /// A queryset over the rows a SeaORM `Select` finds (joins and filters included). `update`
+    /// and `delete` on it select the affected primary keys in a subquery, so joins are safe.
+    ///
+    /// ```
+    /// use duetto::QuerySet;
+    /// use sea_orm::EntityTrait;
+    ///
+    /// let qs = QuerySet::from_select(entity::post::Entity::find());
+    /// # let _ = qs;
+    /// ```
+    pub fn from_select(select: Select<E>) -> Self {
+        QuerySet {
+            base: select,
+            joined: true,
+            cond: Condition::all(),
+            orders: Vec::new(),
+            limit: None,
+            offset: None,
+            distinct: false,
+            using: Using::Default,
+        }
+    }
+
+    /// Keeps rows matching `cond` (ANDed with earlier filters). Any SeaORM condition works;
+    /// `Condition::any()` is Django's `Q(..) | Q(..)`.
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// use entity::order;
+    /// use sea_orm::{ColumnTrait, Condition};
+    ///
+    /// let open = order::Entity::objects().filter(
+    ///     Condition::any()
+    ///         .add(order::Column::Status.eq("pending"))
+    ///         .add(order::Column::Status.eq("paid")),
+    /// );
+    /// # let _ = open;
+    /// ```
+    pub fn filter(mut self, cond: impl IntoCondition) -> Self {
+        self.cond = self.cond.add(cond.into_condition());
+        self
+    }
+
+    /// Drops rows matching `cond` (Django's `exclude`): `AND NOT (cond)`.
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// use entity::notification;
+    /// use sea_orm::ColumnTrait;
+    ///
+    /// let unread = notification::Entity::objects().exclude(notification::Column::Read.eq(true));
+    /// # let _ = unread;
+    /// ```
+    pub fn exclude(mut self, cond: impl IntoCondition) -> Self {
+        self.cond = self
+            .cond
+            .add(Condition::all().add(cond.into_condition()).not());
+        self
+    }
+
+    /// Orders by `col` ascending, after any earlier ordering.
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let by_name = entity::user::Entity::objects().order_by_asc(entity::user::Column::Name);
+    /// # let _ = by_name;
+    /// ```
+    pub fn order_by_asc(mut self, col: impl sea_orm::IntoSimpleExpr) -> Self {
+        self.orders.push((col.into_simple_expr(), Order::Asc));
+        self
+    }
+
+    /// Orders by `col` descending, after any earlier ordering.
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let newest = entity::user::Entity::objects().order_by_desc(entity::user::Column::CreatedAt);
+    /// # let _ = newest;
+    /// ```
+    pub fn order_by_desc(mut self, col: impl sea_orm::IntoSimpleExpr) -> Self {
+        self.orders.push((col.into_simple_expr(), Order::Desc));
+        self
+    }
+
+    /// At most `n` rows (Django's `qs[:n]`).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let ten = entity::user::Entity::objects().limit(10);
+    /// # let _ = ten;
+    /// ```
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows (Django's `qs[n:]`).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let page_two = entity::user::Entity::objects().offset(10).limit(10);
+    /// # let _ = page_two;
+    /// ```
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    /// Removes duplicate rows (`SELECT DISTINCT`).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let distinct = entity::user::Entity::objects().distinct();
+    /// # let _ = distinct;
+    /// ```
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
+        self
+    }
+
+    /// Runs on `db`, or on the database registered under an alias (Django's `using`).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    ///
+    /// let db = Db::connect_blocking("sqlite::memory:")?;
+    /// let on_db = entity::user::Entity::objects().using(&db);
+    /// let on_replica = entity::user::Entity::objects().using("replica");
+    /// # let _ = (on_db, on_replica);
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn using(mut self, db: impl Into<Using>) -> Self {
+        self.using = db.into();
+        self
+    }
+
+    /// The table name of `E`, used in error messages.
+    pub(crate) fn model_name() -> &'static str {
+        E::default().table_name()
+    }
+
+    /// Whether `limit` or `offset` was set.
+    pub(crate) fn is_sliced(&self) -> bool {
+        self.limit.is_some() || self.offset.is_some()
+    }
+
+    /// The `Select` with every builder applied: filters, ordering, slice, distinct.
+    pub(crate) fn build(&self) -> Select<E> {
+        let mut select = self.filtered();
+        for (expr, order) in &self.orders {
+            select = select.order_by(expr.clone(), order.clone());
+        }
+        if let Some(n) = self.limit {
+            select = select.limit(n);
+        }
+        if let Some(n) = self.offset {
+            select = select.offset(n);
+        }
+        if self.distinct {
+            select = select.distinct();
+        }
+        select
+    }
+
+    /// The filters alone (no order, slice or distinct), for aggregates over the whole match.
+    pub(crate) fn filtered(&self) -> Select<E> {
+        self.base.clone().filter(self.cond.clone())
+    }
+
+    /// Runs `f` on the connection this queryset resolves to.
+    pub(crate) async fn run<F, Fut, T>(using: Using, f: F) -> Result<T>
+    where
+        F: FnOnce(DatabaseConnection) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        using.resolve()?.arun(f).await
+    }
+}

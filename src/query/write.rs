@@ -1,0 +1,650 @@
+//! Terminals that write: create, get_or_create, update_or_create, bulk_create, bulk_update,
+//! update, delete.
+
+use std::future::Future;
+
+use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, IntoCondition, Query, SimpleExpr};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, Condition, DatabaseConnection,
+    DbBackend, EntityTrait, IdenStatic, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn,
+    QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+};
+
+use super::QuerySet;
+use crate::bridge::blocking_twin;
+use crate::{Error, Result};
+
+/// Most bind parameters one statement may carry on `backend`.
+pub(crate) fn bind_limit(backend: DbBackend) -> usize {
+    match backend {
+        // Both wire protocols count a statement's parameters in a u16.
+        DbBackend::Postgres => 65_535,
+        DbBackend::MySql => 65_535,
+        // SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32 (sqlx bundles a newer one).
+        _ => 32_766,
+    }
+}
+
+/// Rows per `UPDATE … CASE` statement in `bulk_update`, whatever the bind limit allows: the
+/// statement's planning cost grows with its CASE arms.
+const BULK_UPDATE_MAX_ROWS: usize = 1_000;
+
+/// The primary key column of `E`, for operations that need exactly one.
+fn single_key<E: EntityTrait>(operation: &'static str) -> Result<E::Column> {
+    let mut keys = E::PrimaryKey::iter();
+    match (keys.next(), keys.next()) {
+        (Some(key), None) => Ok(key.into_column()),
+        _ => Err(Error::NotSupported {
+            operation,
+            reason: format!(
+                "{} has a composite primary key; `{operation}` needs a single-column one",
+                E::default().table_name()
+            ),
+        }),
+    }
+}
+
+impl<E: EntityTrait> QuerySet<E> {
+    /// Inserts `active` and returns the stored row, database defaults filled in (Django's
+    /// `acreate`). The queryset's filters are ignored, as in Django.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Integrity`] when a constraint rejects the row.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::Set;
+    ///
+    /// let linus = user::Entity::objects()
+    ///     .acreate(user::ActiveModel {
+    ///         name: Set("Linus".into()),
+    ///         email: Set("linus@example.com".into()),
+    ///         ..Default::default()
+    ///     })
+    ///     .await?;
+    /// assert_eq!(linus.id, 4);
+    /// # Ok(()) });
+    /// ```
+    pub fn acreate<A>(&self, active: A) -> impl Future<Output = Result<E::Model>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        Self::run(self.using.clone(), move |conn| async move {
+            Ok(active.insert(&conn).await?)
+        })
+    }
+
+    /// Blocking twin of [`acreate`](Self::acreate).
+    ///
+    /// # Errors
+    ///
+    /// As [`acreate`](Self::acreate), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::Set;
+    ///
+    /// let linus = user::Entity::objects().create(user::ActiveModel {
+    ///     name: Set("Linus".into()),
+    ///     email: Set("linus@example.com".into()),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(linus.name, "Linus");
+    /// # Ok(()) });
+    /// ```
+    pub fn create<A>(&self, active: A) -> Result<E::Model>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        blocking_twin("create", self.acreate(active))
+    }
+
+    /// The row matching `cond`, or a new one inserted from `defaults`; the flag is `true` when
+    /// it was created (Django's `aget_or_create`).
+    ///
+    /// A condition cannot be turned into values, so `defaults` must itself set the fields `cond`
+    /// looks for. Race-safe as in Django: when a concurrent caller inserts the same unique key
+    /// first, the insert fails with a unique violation and the row is read again, so every caller
+    /// gets the one row.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MultipleObjectsReturned`] if `cond` matches several rows; [`Error::Integrity`] if
+    /// the insert is rejected and no matching row appears.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::{ColumnTrait, Set};
+    ///
+    /// let users = user::Entity::objects();
+    /// let email = user::Column::Email.eq("ada@example.com");
+    /// let defaults = user::ActiveModel {
+    ///     name: Set("Ada".into()),
+    ///     email: Set("ada@example.com".into()),
+    ///     ..Default::default()
+    /// };
+    /// let (ada, created) = users.aget_or_create(email, defaults).await?;
+    /// assert!(!created);
+    /// assert_eq!(ada.name, "Ada Lovelace");
+    /// # Ok(()) });
+    /// ```
+    pub fn aget_or_create<A>(
+        &self,
+        cond: impl IntoCondition,
+        defaults: A,
+    ) -> impl Future<Output = Result<(E::Model, bool)>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        let lookup = self.clone().filter(cond);
+        let creator = self.clone();
+        async move {
+            match lookup.aget(Condition::all()).await {
+                Ok(found) => return Ok((found, false)),
+                Err(Error::DoesNotExist { .. }) => {}
+                Err(other) => return Err(other),
+            }
+            match creator.acreate(defaults).await {
+                Ok(created) => Ok((created, true)),
+                Err(conflict @ Error::Integrity { .. }) => {
+                    match lookup.aget(Condition::all()).await {
+                        Ok(found) => Ok((found, false)),
+                        Err(Error::DoesNotExist { .. }) => Err(conflict),
+                        Err(other) => Err(other),
+                    }
+                }
+                Err(other) => Err(other),
+            }
+        }
+    }
+
+    /// Blocking twin of [`aget_or_create`](Self::aget_or_create).
+    ///
+    /// # Errors
+    ///
+    /// As [`aget_or_create`](Self::aget_or_create), plus [`Error::SynchronousOnlyOperation`] in
+    /// async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::{ColumnTrait, Set};
+    ///
+    /// let (linus, created) = user::Entity::objects().get_or_create(
+    ///     user::Column::Email.eq("linus@example.com"),
+    ///     user::ActiveModel {
+    ///         name: Set("Linus".into()),
+    ///         email: Set("linus@example.com".into()),
+    ///         ..Default::default()
+    ///     },
+    /// )?;
+    /// assert!(created);
+    /// # let _ = linus;
+    /// # Ok(()) });
+    /// ```
+    pub fn get_or_create<A>(
+        &self,
+        cond: impl IntoCondition,
+        defaults: A,
+    ) -> Result<(E::Model, bool)>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        blocking_twin("get_or_create", self.aget_or_create(cond, defaults))
+    }
+
+    /// Updates the row matching `cond` with the fields `defaults` sets, or inserts `defaults` when
+    /// there is none; the flag is `true` when it was created (Django's `aupdate_or_create`).
+    /// Race-safe like [`aget_or_create`](Self::aget_or_create).
+    ///
+    /// # Errors
+    ///
+    /// As [`aget_or_create`](Self::aget_or_create).
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::{ColumnTrait, Set};
+    ///
+    /// let (ada, created) = user::Entity::objects()
+    ///     .aupdate_or_create(
+    ///         user::Column::Email.eq("ada@example.com"),
+    ///         user::ActiveModel {
+    ///             name: Set("Augusta Ada King".into()),
+    ///             email: Set("ada@example.com".into()),
+    ///             ..Default::default()
+    ///         },
+    ///     )
+    ///     .await?;
+    /// assert!(!created);
+    /// assert_eq!(ada.name, "Augusta Ada King");
+    /// # Ok(()) });
+    /// ```
+    pub fn aupdate_or_create<A>(
+        &self,
+        cond: impl IntoCondition,
+        defaults: A,
+    ) -> impl Future<Output = Result<(E::Model, bool)>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + Clone + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        let lookup = self.clone().filter(cond);
+        let writer = self.clone();
+        async move {
+            let existing = match lookup.aget(Condition::all()).await {
+                Ok(found) => Some(found),
+                Err(Error::DoesNotExist { .. }) => None,
+                Err(other) => return Err(other),
+            };
+            let existing = match existing {
+                Some(found) => found,
+                None => match writer.acreate(defaults.clone()).await {
+                    Ok(created) => return Ok((created, true)),
+                    Err(conflict @ Error::Integrity { .. }) => {
+                        match lookup.aget(Condition::all()).await {
+                            Ok(found) => found,
+                            Err(Error::DoesNotExist { .. }) => return Err(conflict),
+                            Err(other) => return Err(other),
+                        }
+                    }
+                    Err(other) => return Err(other),
+                },
+            };
+            let updated = writer.apply_and_save(existing, defaults).await?;
+            Ok((updated, false))
+        }
+    }
+
+    /// Copies every field `changes` sets (primary key excluded) onto `model` and saves it.
+    async fn apply_and_save<A>(&self, model: E::Model, changes: A) -> Result<E::Model>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        let mut active: A = model.clone().into_active_model();
+        let mut changed = false;
+        for col in E::Column::iter() {
+            let is_key = E::PrimaryKey::iter().any(|k| k.into_column().as_str() == col.as_str());
+            if let ActiveValue::Set(value) = changes.get(col) {
+                if !is_key {
+                    active.set(col, value);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return Ok(model);
+        }
+        Self::run(self.using.clone(), move |conn| async move {
+            Ok(active.update(&conn).await?)
+        })
+        .await
+    }
+
+    /// Blocking twin of [`aupdate_or_create`](Self::aupdate_or_create).
+    ///
+    /// # Errors
+    ///
+    /// As [`aupdate_or_create`](Self::aupdate_or_create), plus
+    /// [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::{ColumnTrait, Set};
+    ///
+    /// let (grace, created) = user::Entity::objects().update_or_create(
+    ///     user::Column::Email.eq("grace@example.com"),
+    ///     user::ActiveModel { name: Set("Rear Admiral Hopper".into()), ..Default::default() },
+    /// )?;
+    /// assert_eq!((grace.name.as_str(), created), ("Rear Admiral Hopper", false));
+    /// # Ok(()) });
+    /// ```
+    pub fn update_or_create<A>(
+        &self,
+        cond: impl IntoCondition,
+        defaults: A,
+    ) -> Result<(E::Model, bool)>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + Clone + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        blocking_twin("update_or_create", self.aupdate_or_create(cond, defaults))
+    }
+
+    /// Inserts every row of `actives` in as few statements as the backend's bind-parameter limit
+    /// allows (PostgreSQL and MySQL 65,535, SQLite 32,766), all in one transaction, and returns
+    /// how many were inserted (Django's `abulk_create`). An empty input runs no query.
+    ///
+    /// Rows should set the same fields: a field one row sets and another leaves unset is
+    /// inserted as `NULL` for the latter (not its database default).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Integrity`] when a row is rejected; then no row of the call is kept.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::Set;
+    ///
+    /// let rows = (0..1_000).map(|i| user::ActiveModel {
+    ///     name: Set(format!("user {i}")),
+    ///     email: Set(format!("user{i}@example.com")),
+    ///     ..Default::default()
+    /// });
+    /// assert_eq!(user::Entity::objects().abulk_create(rows).await?, 1_000);
+    /// # Ok(()) });
+    /// ```
+    pub fn abulk_create<A>(
+        &self,
+        actives: impl IntoIterator<Item = A>,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        let rows: Vec<A> = actives.into_iter().collect();
+        let using = self.using.clone();
+        async move {
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let used_columns = E::Column::iter()
+                .filter(|col| rows.iter().any(|row| !row.get(*col).is_not_set()))
+                .count()
+                .max(1);
+            Self::run(using, move |conn| async move {
+                let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
+                let txn = conn.begin().await?;
+                let mut inserted = 0;
+                let mut rows = rows.into_iter().peekable();
+                while rows.peek().is_some() {
+                    let batch: Vec<A> = rows.by_ref().take(per_batch).collect();
+                    inserted += E::insert_many(batch).exec_without_returning(&txn).await?;
+                }
+                txn.commit().await?;
+                Ok(inserted)
+            })
+            .await
+        }
+    }
+
+    /// Blocking twin of [`abulk_create`](Self::abulk_create).
+    ///
+    /// # Errors
+    ///
+    /// As [`abulk_create`](Self::abulk_create), plus [`Error::SynchronousOnlyOperation`] in async
+    /// code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// assert_eq!(user::Entity::objects().bulk_create(Vec::<user::ActiveModel>::new())?, 0);
+    /// # Ok(()) });
+    /// ```
+    pub fn bulk_create<A>(&self, actives: impl IntoIterator<Item = A>) -> Result<u64>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        blocking_twin("bulk_create", self.abulk_create(actives))
+    }
+
+    /// Writes the given columns of every model back to its row, with one
+    /// `UPDATE … SET col = CASE pk WHEN … END WHERE pk IN (…)` per batch, all in one transaction;
+    /// returns the rows updated (Django's `abulk_update`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] for entities with a composite primary key; database errors.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    ///
+    /// let users = user::Entity::objects();
+    /// let mut all = users.alist().await?;
+    /// for u in &mut all {
+    ///     u.name = u.name.to_uppercase();
+    /// }
+    /// assert_eq!(users.abulk_update(all, [user::Column::Name]).await?, 3);
+    /// assert_eq!(users.aget_pk(1).await?.name, "ADA LOVELACE");
+    /// # Ok(()) });
+    /// ```
+    pub fn abulk_update(
+        &self,
+        models: impl IntoIterator<Item = E::Model>,
+        cols: impl IntoIterator<Item = E::Column>,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let models: Vec<E::Model> = models.into_iter().collect();
+        let cols: Vec<E::Column> = cols.into_iter().collect();
+        let using = self.using.clone();
+        let key = single_key::<E>("bulk_update");
+        async move {
+            let key = key?;
+            if models.is_empty() || cols.is_empty() {
+                return Ok(0);
+            }
+            Self::run(using, move |conn| async move {
+                let per_row = 2 * cols.len() + 1;
+                let per_batch = (bind_limit(conn.get_database_backend()) / per_row)
+                    .clamp(1, BULK_UPDATE_MAX_ROWS);
+                let txn = conn.begin().await?;
+                let mut updated = 0;
+                let mut models = models.into_iter().peekable();
+                while models.peek().is_some() {
+                    let batch: Vec<E::Model> = models.by_ref().take(per_batch).collect();
+                    let mut update = E::update_many();
+                    for col in &cols {
+                        let case = batch
+                            .iter()
+                            .fold(CaseStatement::new(), |case, model| {
+                                case.case(
+                                    key.eq(model.get(key)),
+                                    col.save_as(Expr::val(model.get(*col))),
+                                )
+                            })
+                            .finally(Expr::col(*col));
+                        update = update.col_expr(*col, SimpleExpr::Case(Box::new(case)));
+                    }
+                    let pks: Vec<_> = batch.iter().map(|model| model.get(key)).collect();
+                    drop(batch);
+                    updated += update
+                        .filter(key.is_in(pks))
+                        .exec(&txn)
+                        .await?
+                        .rows_affected;
+                }
+                txn.commit().await?;
+                Ok(updated)
+            })
+            .await
+        }
+    }
+
+    /// Blocking twin of [`abulk_update`](Self::abulk_update).
+    ///
+    /// # Errors
+    ///
+    /// As [`abulk_update`](Self::abulk_update), plus [`Error::SynchronousOnlyOperation`] in async
+    /// code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// let mut ada = user::Entity::objects().get_pk(1)?;
+    /// ada.name = "Countess of Lovelace".into();
+    /// assert_eq!(user::Entity::objects().bulk_update([ada], [user::Column::Name])?, 1);
+    /// # Ok(()) });
+    /// ```
+    pub fn bulk_update(
+        &self,
+        models: impl IntoIterator<Item = E::Model>,
+        cols: impl IntoIterator<Item = E::Column>,
+    ) -> Result<u64> {
+        blocking_twin("bulk_update", self.abulk_update(models, cols))
+    }
+
+    /// The condition selecting this queryset's rows in a single-table `UPDATE`/`DELETE`.
+    ///
+    /// Plain querysets use their filters directly. Querysets built on joins select their primary
+    /// keys in a subquery, wrapped once more because MySQL refuses a subquery on the table it
+    /// is updating unless it is materialised.
+    fn write_condition(&self, operation: &'static str) -> Result<Condition> {
+        if self.is_sliced() {
+            return Err(Error::NotSupported {
+                operation,
+                reason: "cannot update or delete once a slice (limit/offset) has been taken".into(),
+            });
+        }
+        if !self.joined {
+            return Ok(self.cond.clone());
+        }
+        let key = single_key::<E>(operation)?;
+        let inner = self
+            .filtered()
+            .select_only()
+            .column_as(key, "duetto_pk")
+            .into_query();
+        let outer = Query::select()
+            .column(Alias::new("duetto_pk"))
+            .from_subquery(inner, Alias::new("duetto_keys"))
+            .to_owned();
+        Ok(Condition::all().add(Expr::col((E::default(), key)).in_subquery(outer)))
+    }
+
+    /// Sets `col = expr` on every matching row and returns how many rows matched (Django's
+    /// `aupdate`). Use `Expr` for values computed in SQL (`F("x") + 1` is
+    /// `Expr::col(Column::X).add(1)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] on a sliced queryset; [`Error::Integrity`] on a constraint
+    /// violation.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::sea_query::Expr;
+    /// use sea_orm::ColumnTrait;
+    ///
+    /// let renamed = user::Entity::objects()
+    ///     .filter(user::Column::Id.lte(2))
+    ///     .aupdate([(user::Column::Name, Expr::value("anonymous"))])
+    ///     .await?;
+    /// assert_eq!(renamed, 2);
+    /// # Ok(()) });
+    /// ```
+    pub fn aupdate(
+        &self,
+        values: impl IntoIterator<Item = (E::Column, SimpleExpr)>,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let values: Vec<(E::Column, SimpleExpr)> = values.into_iter().collect();
+        let cond = self.write_condition("update");
+        let using = self.using.clone();
+        async move {
+            let cond = cond?;
+            if values.is_empty() {
+                return Ok(0);
+            }
+            Self::run(using, move |conn: DatabaseConnection| async move {
+                let update = values
+                    .into_iter()
+                    .fold(E::update_many(), |update, (col, expr)| {
+                        update.col_expr(col, expr)
+                    });
+                Ok(update.filter(cond).exec(&conn).await?.rows_affected)
+            })
+            .await
+        }
+    }
+
+    /// Blocking twin of [`aupdate`](Self::aupdate).
+    ///
+    /// # Errors
+    ///
+    /// As [`aupdate`](Self::aupdate), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::sea_query::Expr;
+    /// let n = user::Entity::objects().update([(user::Column::Name, Expr::value("x"))])?;
+    /// assert_eq!(n, 3);
+    /// # Ok(()) });
+    /// ```
+    pub fn update(&self, values: impl IntoIterator<Item = (E::Column, SimpleExpr)>) -> Result<u64> {
+        blocking_twin("update", self.aupdate(values))
+    }
+
+    /// Deletes every matching row and returns how many were deleted (Django's `adelete`; related
+    /// rows follow the schema's `ON DELETE` rules).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] on a sliced queryset; [`Error::Integrity`] when a foreign key
+    /// forbids it.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::ColumnTrait;
+    /// let gone = user::Entity::objects().filter(user::Column::Id.gt(1)).adelete().await?;
+    /// assert_eq!(gone, 2);
+    /// # Ok(()) });
+    /// ```
+    pub fn adelete(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let cond = self.write_condition("delete");
+        let using = self.using.clone();
+        async move {
+            let cond = cond?;
+            Self::run(using, move |conn| async move {
+                Ok(E::delete_many()
+                    .filter(cond)
+                    .exec(&conn)
+                    .await?
+                    .rows_affected)
+            })
+            .await
+        }
+    }
+
+    /// Blocking twin of [`adelete`](Self::adelete).
+    ///
+    /// # Errors
+    ///
+    /// As [`adelete`](Self::adelete), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// assert_eq!(entity::user::Entity::objects().delete()?, 3);
+    /// # Ok(()) });
+    /// ```
+    pub fn delete(&self) -> Result<u64> {
+        blocking_twin("delete", self.adelete())
+    }
+}
