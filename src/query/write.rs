@@ -534,8 +534,8 @@ impl<E: EntityTrait> QuerySet<E> {
     }
 
     /// Sets `col = expr` on every matching row and returns how many rows matched (Django's
-    /// `aupdate`). Use `Expr` for values computed in SQL (`F("x") + 1` is
-    /// `Expr::col(Column::X).add(1)`).
+    /// `aupdate`). Use `Expr` for values computed in SQL: Django's `F("x") + 1` is
+    /// `Expr::col(Column::X).add(1)` (with `sea_orm::sea_query::ExprTrait` in scope).
     ///
     /// # Errors
     ///
