@@ -10,6 +10,7 @@ use sea_orm::{
     QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
 };
 
+use super::bulk_insert::insert_rows;
 use super::QuerySet;
 use crate::bridge::blocking_twin;
 use crate::{Error, Result};
@@ -373,12 +374,7 @@ impl<E: EntityTrait> QuerySet<E> {
             Self::run(using, move |conn| async move {
                 let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
                 let txn = conn.begin().await?;
-                let mut inserted = 0;
-                let mut rows = rows.into_iter().peekable();
-                while rows.peek().is_some() {
-                    let batch: Vec<A> = rows.by_ref().take(per_batch).collect();
-                    inserted += E::insert_many(batch).exec_without_returning(&txn).await?;
-                }
+                let inserted = insert_rows(&txn, rows, per_batch).await?;
                 txn.commit().await?;
                 Ok(inserted)
             })
