@@ -354,6 +354,11 @@ impl Db {
         blocking_twin("close_blocking", async move { db.close().await })
     }
 
+    /// Identifies the pool, whatever alias this handle carries.
+    pub(crate) fn pool_id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// The same pool under another alias.
     pub(crate) fn with_alias(mut self, alias: &str) -> Db {
         self.alias = alias.into();

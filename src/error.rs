@@ -118,6 +118,12 @@ pub enum Error {
         source: DbErr,
     },
 
+    /// A transaction could not be opened, committed or joined: the database is closed, a
+    /// statement inside the scope failed, `select_for_update` ran outside a scope, a task
+    /// outlived its scope (Django's `TransactionManagementError`).
+    #[error("transaction error: {0}")]
+    Transaction(String),
+
     /// The home runtime that owns duetto's connections has shut down, so the call cannot run.
     #[error("duetto's home runtime has shut down; no database call can run any more")]
     RuntimeShutdown,
@@ -125,6 +131,11 @@ pub enum Error {
     /// Misuse of the runtime configuration, e.g. adopting a runtime after the first connection.
     #[error("runtime configuration: {0}")]
     Runtime(String),
+
+    /// An application error, typically returned from an atomic scope's body to roll it back
+    /// (see [`Error::other`]).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 
     /// Any other error reported by SeaORM or the driver.
     #[error(transparent)]
@@ -192,6 +203,25 @@ fn integrity_kind(err: &DbErr) -> Option<(IntegrityKind, String)> {
         _ => return None,
     };
     Some((kind, database.message().to_owned()))
+}
+
+impl Error {
+    /// Wraps an application error, e.g. to return it from an atomic scope's body; get it back
+    /// with `std::error::Error::source` or by matching [`Error::Other`] and downcasting.
+    ///
+    /// ```
+    /// let err = duetto::Error::other(std::io::Error::other("disk full"));
+    /// assert_eq!(err.to_string(), "disk full");
+    /// ```
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Other(error.into())
+    }
+
+    /// Whether the database itself reported this error (so a transaction it happened in can no
+    /// longer commit).
+    pub(crate) fn is_from_database(&self) -> bool {
+        matches!(self, Error::Db(_) | Error::Integrity { .. })
+    }
 }
 
 /// What to do instead of a blocking call in async code: name its async twin.

@@ -45,6 +45,7 @@ mod model;
 mod query;
 mod registry;
 pub mod runtime;
+pub mod transaction;
 
 pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
 pub use db::{Backend, Db};
@@ -52,6 +53,7 @@ pub use error::{Error, IntegrityKind, Result};
 pub use model::{ActiveModelExt, ModelExt};
 pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, Using};
 pub use registry::{db, default_db, register, set_default, unregister};
+pub use transaction::{aatomic, aon_commit, atomic, on_commit, AtomicOptions};
 
 /// SeaORM, re-exported so entities, conditions and columns come from the version duetto uses.
 pub use sea_orm;

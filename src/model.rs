@@ -100,15 +100,17 @@ pub trait ActiveModelExt: ActiveModelTrait + ActiveModelBehavior + Send + Sized 
         async move {
             let is_new = <Self::Entity as EntityTrait>::PrimaryKey::iter()
                 .all(|key| self.get(key.into_column()).is_not_set());
-            let db = using.resolve()?;
-            db.arun(move |conn| async move {
-                if is_new {
-                    self.insert(&conn).await
-                } else {
-                    self.update(&conn).await
-                }
-            })
-            .await
+            <Self::Entity as Objects>::objects()
+                .using(using)
+                .runner()
+                .run(move |conn| async move {
+                    Ok(if is_new {
+                        self.insert(&conn).await?
+                    } else {
+                        self.update(&conn).await?
+                    })
+                })
+                .await
         }
     }
 

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 pub use guard::{check_sync_allowed, in_async_context};
 
+use crate::transaction::Ambient;
 use crate::{runtime, Error, Result};
 use guard::BlockingMode;
 use thread_sensitive::{Executor, Job, CALLER_THREAD};
@@ -183,7 +184,8 @@ where
             .unwrap_or_else(|e| panic!("sync_to_async: {e}"))
             .clone(),
     };
-    let task = pool.spawn_blocking(move || gate.try_start().then(f));
+    let ambient = Ambient::current();
+    let task = pool.spawn_blocking(move || gate.try_start().then(|| ambient.enter_thread(f)));
     match task.await {
         Ok(Some(value)) => value,
         Ok(None) => unreachable!("only dropping this future cancels the closure"),
@@ -228,9 +230,10 @@ where
     let gate = StartGate::default();
     let _cancel = CancelOnDrop(gate.clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let ambient = Ambient::current();
     thread_sensitive::current().submit(Job::new(move || {
         if gate.try_start() {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(|| ambient.enter_thread(f))));
         }
     }));
     match rx.await {
@@ -243,8 +246,10 @@ where
 /// Spawns `fut` like `tokio::spawn`, keeping the bridge context of the current task.
 ///
 /// Inside a chain started by [`async_to_sync`], tasks spawned with this function still route their
-/// [`sync_to_async_thread_sensitive`] calls to the waiting caller's thread. Raw `tokio::spawn`
-/// cannot do that: tokio task-locals belong to one task and are not inherited by the tasks it spawns.
+/// [`sync_to_async_thread_sensitive`] calls to the waiting caller's thread, and inside an
+/// [`aatomic`](crate::aatomic) scope they join its transaction (await them before the scope ends).
+/// Raw `tokio::spawn` cannot do that: tokio task-locals belong to one task and are not inherited
+/// by the tasks it spawns.
 ///
 /// The task runs on the current runtime, or on duetto's home runtime when called outside tokio.
 ///
@@ -278,6 +283,7 @@ where
             .unwrap_or_else(|e| panic!("bridge::spawn: {e}"))
             .clone(),
     };
+    let fut = Ambient::current().scope_future(fut);
     match CALLER_THREAD.try_with(Executor::clone) {
         Ok(caller) => on.spawn(CALLER_THREAD.scope(caller, fut)),
         Err(_) => on.spawn(fut),

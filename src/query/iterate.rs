@@ -9,8 +9,9 @@ use sea_orm::{EntityTrait, Select};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{QuerySet, Using};
+use super::{QuerySet, Runner};
 use crate::bridge::check_sync_allowed;
+use crate::transaction::Conn;
 use crate::{runtime, Error, Result};
 
 type Chunk<M> = Result<Vec<M>>;
@@ -55,7 +56,7 @@ impl<M> std::fmt::Debug for ModelStream<M> {
 }
 
 impl<M: Send + 'static> ModelStream<M> {
-    fn new<E>(select: Select<E>, using: Using, chunk: usize) -> Self
+    fn new<E>(select: Select<E>, runner: Runner, chunk: usize) -> Self
     where
         E: EntityTrait<Model = M>,
         M: sea_orm::FromQueryResult,
@@ -67,8 +68,10 @@ impl<M: Send + 'static> ModelStream<M> {
                     reason: "the chunk size must be at least 1".into(),
                 });
             }
+            // Resolved here, in the consumer's task or thread, so the stream joins its transaction.
+            let conn = runner.connection()?;
             let (tx, rx) = mpsc::channel(1);
-            let producer = runtime::handle()?.spawn(produce(select, using, chunk, tx));
+            let producer = runtime::handle()?.spawn(produce(select, conn, chunk, tx));
             Ok(Running {
                 chunks: rx,
                 producer,
@@ -138,19 +141,24 @@ impl<M: Send + 'static> Stream for ModelStream<M> {
 /// Reads `select` on the home runtime and sends its rows in chunks of `chunk`.
 async fn produce<E: EntityTrait>(
     select: Select<E>,
-    using: Using,
+    conn: Conn,
     chunk: usize,
     tx: mpsc::Sender<Chunk<E::Model>>,
 ) {
-    let db = match using.resolve() {
-        Ok(db) => db,
-        Err(e) => {
-            let _ = tx.send(Err(e)).await;
-            return;
-        }
-    };
-    let conn = db.conn().clone();
-    let rows = match select.stream(&conn).await {
+    match &conn {
+        Conn::Pool(pool) => send_chunks(select.stream(pool).await, chunk, tx).await,
+        Conn::Txn(txn, _) => send_chunks(select.stream(&**txn).await, chunk, tx).await,
+    }
+}
+
+async fn send_chunks<M, S>(
+    rows: std::result::Result<S, sea_orm::DbErr>,
+    chunk: usize,
+    tx: mpsc::Sender<Chunk<M>>,
+) where
+    S: Stream<Item = std::result::Result<M, sea_orm::DbErr>>,
+{
+    let rows = match rows {
         Ok(rows) => rows,
         Err(e) => {
             let _ = tx.send(Err(e.into())).await;
@@ -263,7 +271,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// ```
     pub fn aiterator(&self, chunk: usize) -> ModelStream<E::Model> {
         let qs = self.clone().ordered_by_default();
-        ModelStream::new(qs.build(), qs.using, chunk)
+        ModelStream::new(qs.build(), qs.runner(), chunk)
     }
 
     /// Blocking twin of [`aiterator`](Self::aiterator): an `Iterator` over the same chunks.

@@ -11,16 +11,16 @@ mod iterate;
 mod read;
 mod write;
 
-use sea_orm::sea_query::{IntoCondition, SimpleExpr};
-use sea_orm::{
-    Condition, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-};
+use sea_orm::sea_query::{IntoCondition, LockBehavior, LockType, SimpleExpr};
+use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 
 pub use iterate::{ModelIter, ModelStream};
 pub(crate) use read::pk_condition;
 pub use read::PrimaryKeyOf;
 
-use crate::{Db, Result};
+use crate::runtime::on_home;
+use crate::transaction::{self, Conn};
+use crate::{Db, Error, Result};
 
 /// Which database a query runs on.
 #[derive(Debug, Clone, Default)]
@@ -104,7 +104,64 @@ pub struct QuerySet<E: EntityTrait> {
     limit: Option<u64>,
     offset: Option<u64>,
     distinct: bool,
+    lock: Option<RowLock>,
     using: Using,
+}
+
+/// `SELECT … FOR UPDATE` and its variants.
+#[derive(Debug, Clone, Copy)]
+enum RowLock {
+    Wait,
+    NoWait,
+    SkipLocked,
+}
+
+/// Resolves a queryset's database when its statement runs (not when it is built) and runs the
+/// statement there: inside the caller's transaction scope if one is open on that database.
+pub(crate) struct Runner {
+    using: Using,
+    locking: bool,
+}
+
+impl Runner {
+    /// The connection to run on now, from the caller's task or thread.
+    pub(crate) fn connection(&self) -> Result<Conn> {
+        let db = self.using.resolve()?;
+        let conn = transaction::connection_for(&db)?;
+        if self.locking {
+            if db.backend() == sea_orm::DbBackend::Sqlite {
+                return Err(Error::NotSupported {
+                    operation: "select_for_update",
+                    reason: "SQLite has no row locks (its writers are already serialised)".into(),
+                });
+            }
+            if conn.scope().is_none() {
+                return Err(Error::Transaction(
+                    "select_for_update cannot be used outside of an atomic scope".into(),
+                ));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Runs `f` on [`connection`](Self::connection), on the home runtime. A database error in
+    /// a transaction scope marks that scope broken.
+    pub(crate) async fn run<F, Fut, T>(self, f: F) -> Result<T>
+    where
+        F: FnOnce(Conn) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.connection()?;
+        let scope = conn.scope().cloned();
+        let outcome = on_home(f(conn)).await?;
+        if let (Err(error), Some(scope)) = (&outcome, scope) {
+            if error.is_from_database() {
+                scope.mark_broken(error);
+            }
+        }
+        outcome
+    }
 }
 
 impl<E: EntityTrait> Clone for QuerySet<E> {
@@ -117,6 +174,7 @@ impl<E: EntityTrait> Clone for QuerySet<E> {
             limit: self.limit,
             offset: self.offset,
             distinct: self.distinct,
+            lock: self.lock,
             using: self.using.clone(),
         }
     }
@@ -162,6 +220,7 @@ impl<E: EntityTrait> QuerySet<E> {
             limit: None,
             offset: None,
             distinct: false,
+            lock: None,
             using: Using::Default,
         }
     }
@@ -263,6 +322,47 @@ impl<E: EntityTrait> QuerySet<E> {
         self
     }
 
+    /// Locks the selected rows until the end of the enclosing transaction
+    /// (`SELECT … FOR UPDATE`). Must run inside an [`aatomic`](crate::aatomic)/[`atomic`](crate::atomic)
+    /// scope on PostgreSQL or MySQL: outside one the statement returns
+    /// [`Error::Transaction`](crate::Error::Transaction), on SQLite
+    /// [`Error::NotSupported`](crate::Error::NotSupported).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let locked = entity::order::Entity::objects().select_for_update();
+    /// # let _ = locked;
+    /// ```
+    pub fn select_for_update(mut self) -> Self {
+        self.lock = Some(RowLock::Wait);
+        self
+    }
+
+    /// `SELECT … FOR UPDATE NOWAIT`: fails at once instead of waiting for a locked row.
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let locked = entity::order::Entity::objects().select_for_update_nowait();
+    /// # let _ = locked;
+    /// ```
+    pub fn select_for_update_nowait(mut self) -> Self {
+        self.lock = Some(RowLock::NoWait);
+        self
+    }
+
+    /// `SELECT … FOR UPDATE SKIP LOCKED`: leaves rows other transactions hold out of the result
+    /// (a job queue's "take the next free row").
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let free = entity::order::Entity::objects().select_for_update_skip_locked().limit(1);
+    /// # let _ = free;
+    /// ```
+    pub fn select_for_update_skip_locked(mut self) -> Self {
+        self.lock = Some(RowLock::SkipLocked);
+        self
+    }
+
     /// Runs on `db`, or on the database registered under an alias (Django's `using`).
     ///
     /// ```
@@ -304,6 +404,16 @@ impl<E: EntityTrait> QuerySet<E> {
         if self.distinct {
             select = select.distinct();
         }
+        match self.lock {
+            None => {}
+            Some(RowLock::Wait) => select = select.lock(LockType::Update),
+            Some(RowLock::NoWait) => {
+                select = select.lock_with_behavior(LockType::Update, LockBehavior::Nowait)
+            }
+            Some(RowLock::SkipLocked) => {
+                select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            }
+        }
         select
     }
 
@@ -312,13 +422,11 @@ impl<E: EntityTrait> QuerySet<E> {
         self.base.clone().filter(self.cond.clone())
     }
 
-    /// Runs `f` on the connection this queryset resolves to.
-    pub(crate) async fn run<F, Fut, T>(using: Using, f: F) -> Result<T>
-    where
-        F: FnOnce(DatabaseConnection) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        using.resolve()?.arun(f).await
+    /// What runs this queryset's statements: its database, and whether it locks rows.
+    pub(crate) fn runner(&self) -> Runner {
+        Runner {
+            using: self.using.clone(),
+            locking: self.lock.is_some(),
+        }
     }
 }

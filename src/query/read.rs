@@ -69,7 +69,7 @@ impl<E: EntityTrait> QuerySet<E> {
         let mut qs = self.clone().filter(cond);
         qs.limit = Some(qs.limit.map_or(MAX_GET_RESULTS, |n| n.min(MAX_GET_RESULTS)));
         let select = qs.build();
-        Self::run(qs.using, move |conn| async move {
+        qs.runner().run(move |conn| async move {
             let mut rows = select.all(&conn).await?;
             match rows.len() {
                 1 => Ok(rows.pop().expect("one row")),
@@ -157,11 +157,9 @@ impl<E: EntityTrait> QuerySet<E> {
 
     async fn fetch_one(qs: Self) -> Result<Option<E::Model>> {
         let select = qs.build();
-        Self::run(
-            qs.using,
-            move |conn| async move { Ok(select.one(&conn).await?) },
-        )
-        .await
+        qs.runner()
+            .run(move |conn| async move { Ok(select.one(&conn).await?) })
+            .await
     }
 
     /// The first row, in this queryset's order or by primary key (Django's `afirst`).
@@ -334,7 +332,7 @@ impl<E: EntityTrait> QuerySet<E> {
                 .expr(Expr::cust("COUNT(*)"))
                 .into_query()
         };
-        Self::run(self.using.clone(), move |conn| async move {
+        self.runner().run(move |conn| async move {
             let backend = conn.get_database_backend();
             let row = conn.query_one_raw(backend.build(&stmt)).await?;
             let count = match row {
@@ -377,7 +375,7 @@ impl<E: EntityTrait> QuerySet<E> {
             select = select.limit(1);
         }
         let select = select.select_only().expr(Expr::val(1));
-        Self::run(self.using.clone(), move |conn| async move {
+        self.runner().run(move |conn| async move {
             let stmt = select.build(conn.get_database_backend());
             Ok(conn.query_one_raw(stmt).await?.is_some())
         })
@@ -449,9 +447,8 @@ impl<E: EntityTrait> QuerySet<E> {
     /// ```
     pub fn alist(&self) -> impl Future<Output = Result<Vec<E::Model>>> + Send + 'static {
         let select = self.build();
-        Self::run(self.using.clone(), move |conn| async move {
-            Ok(select.all(&conn).await?)
-        })
+        self.runner()
+            .run(move |conn| async move { Ok(select.all(&conn).await?) })
     }
 
     /// Blocking twin of [`alist`](Self::alist).
@@ -569,9 +566,8 @@ impl<E: EntityTrait> QuerySet<E> {
         T: TryGetableMany + Send + 'static,
     {
         let select = self.build().select_only().columns(cols);
-        Self::run(self.using.clone(), move |conn| async move {
-            Ok(select.into_tuple::<T>().all(&conn).await?)
-        })
+        self.runner()
+            .run(move |conn| async move { Ok(select.into_tuple::<T>().all(&conn).await?) })
     }
 
     /// Blocking twin of [`avalues_list`](Self::avalues_list).
@@ -625,7 +621,7 @@ impl<E: EntityTrait> QuerySet<E> {
         let aggregates: Vec<Aggregate> = aggregates.into_iter().collect();
         let sliced = self.is_sliced();
         let filtered = self.filtered();
-        let using = self.using.clone();
+        let runner = self.runner();
         async move {
             if sliced {
                 return Err(Error::NotSupported {
@@ -633,21 +629,22 @@ impl<E: EntityTrait> QuerySet<E> {
                     reason: "aggregate over a sliced queryset (limit/offset)".into(),
                 });
             }
-            Self::run(using, move |conn| async move {
-                let backend = conn.get_database_backend();
-                let mut select = filtered.select_only();
-                for (i, aggregate) in aggregates.iter().enumerate() {
-                    select = select.expr_as(aggregate.expr(backend), format!("agg_{i}"));
-                }
-                select
-                    .into_tuple::<T>()
-                    .one(&conn)
-                    .await?
-                    .ok_or(Error::DoesNotExist {
-                        model: Self::model_name(),
-                    })
-            })
-            .await
+            runner
+                .run(move |conn| async move {
+                    let backend = conn.get_database_backend();
+                    let mut select = filtered.select_only();
+                    for (i, aggregate) in aggregates.iter().enumerate() {
+                        select = select.expr_as(aggregate.expr(backend), format!("agg_{i}"));
+                    }
+                    select
+                        .into_tuple::<T>()
+                        .one(&conn)
+                        .await?
+                        .ok_or(Error::DoesNotExist {
+                            model: Self::model_name(),
+                        })
+                })
+                .await
         }
     }
 
@@ -684,7 +681,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// ```
     pub fn aexplain(&self) -> impl Future<Output = Result<String>> + Send + 'static {
         let select = self.build();
-        Self::run(self.using.clone(), move |conn| async move {
+        self.runner().run(move |conn| async move {
             let backend = conn.get_database_backend();
             let stmt = select.build(backend);
             let prefix = match backend {

@@ -5,9 +5,9 @@ use std::future::Future;
 
 use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, IntoCondition, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, Condition, DatabaseConnection,
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait,
     DbBackend, EntityTrait, IdenStatic, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn,
-    QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait,
 };
 
 use super::bulk_insert::insert_rows;
@@ -74,9 +74,8 @@ impl<E: EntityTrait> QuerySet<E> {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
         E::Model: IntoActiveModel<A>,
     {
-        Self::run(self.using.clone(), move |conn| async move {
-            Ok(active.insert(&conn).await?)
-        })
+        self.runner()
+            .run(move |conn| async move { Ok(active.insert(&conn).await?) })
     }
 
     /// Blocking twin of [`acreate`](Self::acreate).
@@ -155,7 +154,7 @@ impl<E: EntityTrait> QuerySet<E> {
                 Err(Error::DoesNotExist { .. }) => {}
                 Err(other) => return Err(other),
             }
-            match creator.acreate(defaults).await {
+            match creator.acreate_in_savepoint(defaults).await {
                 Ok(created) => Ok((created, true)),
                 Err(conflict @ Error::Integrity { .. }) => {
                     match lookup.aget(Condition::all()).await {
@@ -253,7 +252,7 @@ impl<E: EntityTrait> QuerySet<E> {
             };
             let existing = match existing {
                 Some(found) => found,
-                None => match writer.acreate(defaults.clone()).await {
+                None => match writer.acreate_in_savepoint(defaults.clone()).await {
                     Ok(created) => return Ok((created, true)),
                     Err(conflict @ Error::Integrity { .. }) => {
                         match lookup.aget(Condition::all()).await {
@@ -267,6 +266,22 @@ impl<E: EntityTrait> QuerySet<E> {
             };
             let updated = writer.apply_and_save(existing, defaults).await?;
             Ok((updated, false))
+        }
+    }
+
+    /// `acreate`, inside a savepoint when a transaction is open in the caller's scope: a unique
+    /// violation then rolls back only the savepoint, and the transaction can go on to re-read
+    /// the row (PostgreSQL refuses every statement in a transaction after a failed one).
+    async fn acreate_in_savepoint<A>(&self, active: A) -> Result<E::Model>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        let db = self.using.resolve()?;
+        if crate::transaction::in_scope(&db) {
+            db.aatomic(self.acreate(active)).await
+        } else {
+            self.acreate(active).await
         }
     }
 
@@ -290,10 +305,9 @@ impl<E: EntityTrait> QuerySet<E> {
         if !changed {
             return Ok(model);
         }
-        Self::run(self.using.clone(), move |conn| async move {
-            Ok(active.update(&conn).await?)
-        })
-        .await
+        self.runner()
+            .run(move |conn| async move { Ok(active.update(&conn).await?) })
+            .await
     }
 
     /// Blocking twin of [`aupdate_or_create`](Self::aupdate_or_create).
@@ -362,7 +376,7 @@ impl<E: EntityTrait> QuerySet<E> {
         E::Model: IntoActiveModel<A>,
     {
         let rows: Vec<A> = actives.into_iter().collect();
-        let using = self.using.clone();
+        let runner = self.runner();
         async move {
             if rows.is_empty() {
                 return Ok(0);
@@ -371,14 +385,15 @@ impl<E: EntityTrait> QuerySet<E> {
                 .filter(|col| rows.iter().any(|row| !row.get(*col).is_not_set()))
                 .count()
                 .max(1);
-            Self::run(using, move |conn| async move {
-                let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
-                let txn = conn.begin().await?;
-                let inserted = insert_rows(&txn, rows, per_batch).await?;
-                txn.commit().await?;
-                Ok(inserted)
-            })
-            .await
+            runner
+                .run(move |conn| async move {
+                    let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
+                    let txn = conn.begin().await?;
+                    let inserted = insert_rows(&txn, rows, per_batch).await?;
+                    txn.commit().await?;
+                    Ok(inserted)
+                })
+                .await
         }
     }
 
@@ -433,47 +448,48 @@ impl<E: EntityTrait> QuerySet<E> {
     ) -> impl Future<Output = Result<u64>> + Send + 'static {
         let models: Vec<E::Model> = models.into_iter().collect();
         let cols: Vec<E::Column> = cols.into_iter().collect();
-        let using = self.using.clone();
+        let runner = self.runner();
         let key = single_key::<E>("bulk_update");
         async move {
             let key = key?;
             if models.is_empty() || cols.is_empty() {
                 return Ok(0);
             }
-            Self::run(using, move |conn| async move {
-                let per_row = 2 * cols.len() + 1;
-                let per_batch = (bind_limit(conn.get_database_backend()) / per_row)
-                    .clamp(1, BULK_UPDATE_MAX_ROWS);
-                let txn = conn.begin().await?;
-                let mut updated = 0;
-                let mut models = models.into_iter().peekable();
-                while models.peek().is_some() {
-                    let batch: Vec<E::Model> = models.by_ref().take(per_batch).collect();
-                    let mut update = E::update_many();
-                    for col in &cols {
-                        let case = batch
-                            .iter()
-                            .fold(CaseStatement::new(), |case, model| {
-                                case.case(
-                                    key.eq(model.get(key)),
-                                    col.save_as(Expr::val(model.get(*col))),
-                                )
-                            })
-                            .finally(Expr::col(*col));
-                        update = update.col_expr(*col, SimpleExpr::Case(Box::new(case)));
+            runner
+                .run(move |conn| async move {
+                    let per_row = 2 * cols.len() + 1;
+                    let per_batch = (bind_limit(conn.get_database_backend()) / per_row)
+                        .clamp(1, BULK_UPDATE_MAX_ROWS);
+                    let txn = conn.begin().await?;
+                    let mut updated = 0;
+                    let mut models = models.into_iter().peekable();
+                    while models.peek().is_some() {
+                        let batch: Vec<E::Model> = models.by_ref().take(per_batch).collect();
+                        let mut update = E::update_many();
+                        for col in &cols {
+                            let case = batch
+                                .iter()
+                                .fold(CaseStatement::new(), |case, model| {
+                                    case.case(
+                                        key.eq(model.get(key)),
+                                        col.save_as(Expr::val(model.get(*col))),
+                                    )
+                                })
+                                .finally(Expr::col(*col));
+                            update = update.col_expr(*col, SimpleExpr::Case(Box::new(case)));
+                        }
+                        let pks: Vec<_> = batch.iter().map(|model| model.get(key)).collect();
+                        drop(batch);
+                        updated += update
+                            .filter(key.is_in(pks))
+                            .exec(&txn)
+                            .await?
+                            .rows_affected;
                     }
-                    let pks: Vec<_> = batch.iter().map(|model| model.get(key)).collect();
-                    drop(batch);
-                    updated += update
-                        .filter(key.is_in(pks))
-                        .exec(&txn)
-                        .await?
-                        .rows_affected;
-                }
-                txn.commit().await?;
-                Ok(updated)
-            })
-            .await
+                    txn.commit().await?;
+                    Ok(updated)
+                })
+                .await
         }
     }
 
@@ -558,21 +574,22 @@ impl<E: EntityTrait> QuerySet<E> {
     ) -> impl Future<Output = Result<u64>> + Send + 'static {
         let values: Vec<(E::Column, SimpleExpr)> = values.into_iter().collect();
         let cond = self.write_condition("update");
-        let using = self.using.clone();
+        let runner = self.runner();
         async move {
             let cond = cond?;
             if values.is_empty() {
                 return Ok(0);
             }
-            Self::run(using, move |conn: DatabaseConnection| async move {
-                let update = values
-                    .into_iter()
-                    .fold(E::update_many(), |update, (col, expr)| {
-                        update.col_expr(col, expr)
-                    });
-                Ok(update.filter(cond).exec(&conn).await?.rows_affected)
-            })
-            .await
+            runner
+                .run(move |conn| async move {
+                    let update = values
+                        .into_iter()
+                        .fold(E::update_many(), |update, (col, expr)| {
+                            update.col_expr(col, expr)
+                        });
+                    Ok(update.filter(cond).exec(&conn).await?.rows_affected)
+                })
+                .await
         }
     }
 
@@ -614,17 +631,18 @@ impl<E: EntityTrait> QuerySet<E> {
     /// ```
     pub fn adelete(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         let cond = self.write_condition("delete");
-        let using = self.using.clone();
+        let runner = self.runner();
         async move {
             let cond = cond?;
-            Self::run(using, move |conn| async move {
-                Ok(E::delete_many()
-                    .filter(cond)
-                    .exec(&conn)
-                    .await?
-                    .rows_affected)
-            })
-            .await
+            runner
+                .run(move |conn| async move {
+                    Ok(E::delete_many()
+                        .filter(cond)
+                        .exec(&conn)
+                        .await?
+                        .rows_affected)
+                })
+                .await
         }
     }
 

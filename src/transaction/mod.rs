@@ -1,0 +1,430 @@
+//! Transactions in both voices: `aatomic` / `atomic` scopes, savepoints, `on_commit`.
+//!
+//! Inside a scope every duetto call on that database, in either voice and at any depth of helper
+//! functions, joins the scope's transaction without a handle being passed — through the task
+//! (async) or the thread (blocking), and across the bridge. Nested scopes are savepoints.
+//!
+//! | the body… | the scope… |
+//! |---|---|
+//! | returns `Ok` | commits (a nested scope releases its savepoint), then runs `on_commit` callbacks once the outermost scope has committed |
+//! | returns `Err` | rolls back (a nested scope only to its savepoint) and returns the error |
+//! | panics | rolls back, then resumes the panic |
+//! | is dropped (timeout, `select!`) | rolls back |
+//!
+//! A statement that fails inside a scope marks it broken: even if the body then swallows the
+//! error and returns `Ok`, the scope rolls back and returns [`Error::Transaction`] (PostgreSQL
+//! would refuse every further statement anyway; duetto makes all backends agree). Wrap the
+//! statement that may fail in a nested scope to recover, as Django's `get_or_create` does.
+
+mod conn;
+mod scope;
+
+use std::future::Future;
+use std::panic::{resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
+
+pub(crate) use conn::Conn;
+pub(crate) use scope::Ambient;
+use scope::Scope;
+
+use crate::runtime::on_home;
+use crate::{Db, Error, Result};
+
+/// Options for the outermost scope's transaction: isolation level and read-only mode. Nested
+/// scopes are savepoints of their parent and ignore them.
+///
+/// ```
+/// use duetto::AtomicOptions;
+/// use duetto::sea_orm::IsolationLevel;
+///
+/// let options = AtomicOptions::new()
+///     .isolation(IsolationLevel::Serializable)
+///     .read_only(true);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AtomicOptions {
+    isolation: Option<IsolationLevel>,
+    read_only: bool,
+}
+
+impl AtomicOptions {
+    /// The database's default isolation level, read-write.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the transaction at `level` (SQLite has only serializable transactions and ignores it).
+    pub fn isolation(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+
+    /// Opens the transaction read-only: writes inside it fail (PostgreSQL, MySQL).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+}
+
+/// The connection a statement on `db` runs on now: the innermost open scope's transaction on that
+/// database, else the pool.
+pub(crate) fn connection_for(db: &Db) -> Result<Conn> {
+    match Ambient::scope_for(db) {
+        Some(scope) => Ok(Conn::Txn(scope.transaction()?, scope)),
+        None => Ok(Conn::Pool(db.conn().clone())),
+    }
+}
+
+/// Whether the caller is inside an open scope on `db`.
+pub(crate) fn in_scope(db: &Db) -> bool {
+    Ambient::scope_for(db).is_some()
+}
+
+async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
+    let parent = Ambient::scope_for(db);
+    let opening = match &parent {
+        Some(parent) => Conn::Txn(parent.transaction()?, parent.clone()),
+        None => Conn::Pool(db.conn().clone()),
+    };
+    let (isolation, read_only) = (options.isolation, options.read_only);
+    let txn = on_home(async move {
+        match opening {
+            Conn::Pool(pool) => {
+                let access = read_only.then_some(AccessMode::ReadOnly);
+                pool.begin_with_config(isolation, access).await
+            }
+            nested => nested.begin().await,
+        }
+    })
+    .await?
+    .map_err(|e| {
+        Error::Transaction(format!(
+            "cannot open a transaction on `{}` ({}): {e}",
+            db.alias(),
+            db.url()
+        ))
+    })?;
+    Ok(Arc::new(Scope::new(db, txn, parent)))
+}
+
+/// Commits (or rolls back) `scope` and hands its `on_commit` callbacks on.
+async fn finish(scope: Arc<Scope>, commit: bool) -> Result<()> {
+    let Some(txn) = scope.take_transaction() else {
+        return Err(Error::Transaction(format!(
+            "the transaction on `{}` was already finished",
+            scope.alias()
+        )));
+    };
+    let broken = scope.broken();
+    let commit = commit && broken.is_none();
+    let txn = match Arc::try_unwrap(txn) {
+        Ok(txn) => txn,
+        Err(still_shared) => {
+            // Dropping our handle leaves the rollback to whoever holds the last one.
+            drop(still_shared);
+            return Err(Error::Transaction(format!(
+                "a task started inside the atomic scope on `{}` still uses its transaction; \
+                 rolled back (await such tasks before the scope ends)",
+                scope.alias()
+            )));
+        }
+    };
+    on_home(async move {
+        if commit {
+            txn.commit().await
+        } else {
+            txn.rollback().await
+        }
+    })
+    .await??;
+    if let Some(reason) = broken {
+        return Err(Error::Transaction(format!(
+            "the atomic scope on `{}` was rolled back: a statement inside it failed ({reason})",
+            scope.alias()
+        )));
+    }
+    if commit {
+        let callbacks = scope.take_on_commit();
+        match &scope.parent {
+            // A savepoint's callbacks wait for the outermost commit.
+            Some(parent) => callbacks.into_iter().for_each(|c| parent.add_on_commit(c)),
+            None => callbacks.into_iter().for_each(|callback| callback()),
+        }
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Runs `body` in a transaction on this database (a savepoint if one is already open in the
+    /// caller's scope); commits on `Ok`, rolls back on `Err`, panic or drop. See the
+    /// [module docs](crate::transaction) for the full contract.
+    ///
+    /// The body returns `duetto::Result`; wrap application errors with [`Error::other`] to roll
+    /// back on them and get them back (downcast) afterwards.
+    ///
+    /// # Errors
+    ///
+    /// The body's error; [`Error::Transaction`] when the transaction cannot open or commit.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    ///
+    /// let db = duetto::default_db()?;
+    /// let result: duetto::Result<()> = db
+    ///     .aatomic(async {
+    ///         user::Entity::objects().using(&db).adelete().await?;
+    ///         Err(duetto::Error::Transaction("changed my mind".into()))
+    ///     })
+    ///     .await;
+    /// assert!(result.is_err());
+    /// assert_eq!(user::Entity::objects().acount().await?, 3); // rolled back
+    /// # Ok(()) });
+    /// ```
+    pub async fn aatomic<F, T>(&self, body: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        self.aatomic_with(AtomicOptions::default(), body).await
+    }
+
+    /// [`aatomic`](Self::aatomic) with [`AtomicOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`aatomic`](Self::aatomic).
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use duetto::sea_orm::IsolationLevel;
+    ///
+    /// let db = duetto::default_db()?;
+    /// let options = duetto::AtomicOptions::new().isolation(IsolationLevel::Serializable);
+    /// let n = db.aatomic_with(options, async { entity::user::Entity::objects().acount().await }).await?;
+    /// assert_eq!(n, 3);
+    /// # Ok(()) });
+    /// ```
+    pub async fn aatomic_with<F, T>(&self, options: AtomicOptions, body: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let scope = begin(self, &options).await?;
+        let inside = Ambient::current().with_scope(scope.clone());
+        let outcome = AssertUnwindSafe(inside.scope_future(body))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(Ok(value)) => {
+                finish(scope, true).await?;
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                if let Err(rollback) = finish(scope, false).await {
+                    log::warn!("duetto: rollback after an error failed: {rollback}");
+                }
+                Err(error)
+            }
+            Err(panic) => {
+                let _ = finish(scope, false).await;
+                resume_unwind(panic)
+            }
+        }
+    }
+
+    /// Blocking twin of [`aatomic`](Self::aatomic): runs `body` on the calling thread in a
+    /// transaction; blocking duetto calls inside it (and async ones it bridges to) join it.
+    ///
+    /// # Errors
+    ///
+    /// As [`aatomic`](Self::aatomic), plus [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    ///
+    /// let db = duetto::default_db()?;
+    /// db.atomic(|| {
+    ///     user::Entity::objects().get_pk(1)?.delete()?;
+    ///     duetto::Result::Ok(())
+    /// })?;
+    /// assert_eq!(user::Entity::objects().count()?, 2);
+    /// # Ok(()) });
+    /// ```
+    pub fn atomic<F, T>(&self, body: F) -> Result<T>
+    where
+        F: FnOnce() -> Result<T>,
+    {
+        self.atomic_with(AtomicOptions::default(), body)
+    }
+
+    /// Blocking twin of [`aatomic_with`](Self::aatomic_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`atomic`](Self::atomic).
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// let db = duetto::default_db()?;
+    /// let n = db.atomic_with(duetto::AtomicOptions::new().read_only(true), || {
+    ///     use duetto::prelude::*;
+    ///     entity::user::Entity::objects().count()
+    /// })?;
+    /// assert_eq!(n, 3);
+    /// # Ok(()) });
+    /// ```
+    pub fn atomic_with<F, T>(&self, options: AtomicOptions, body: F) -> Result<T>
+    where
+        F: FnOnce() -> Result<T>,
+    {
+        // The transaction's own statements are the async implementation, run through the bridge;
+        // only the body runs here, with the scope as this thread's ambient.
+        let db = self.clone();
+        let ambient = Ambient::current();
+        let scope = crate::bridge::blocking_twin("atomic", {
+            let ambient = ambient.clone();
+            async move { ambient.scope_future(begin(&db, &options)).await }
+        })?;
+        let inside = ambient.with_scope(scope.clone());
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| inside.enter_thread(body)));
+        let finishing = |commit: bool| {
+            let scope = scope.clone();
+            crate::bridge::blocking_twin("atomic", finish(scope, commit))
+        };
+        match outcome {
+            Ok(Ok(value)) => {
+                finishing(true)?;
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                if let Err(rollback) = finishing(false) {
+                    log::warn!("duetto: rollback after an error failed: {rollback}");
+                }
+                Err(error)
+            }
+            Err(panic) => {
+                let _ = finishing(false);
+                resume_unwind(panic)
+            }
+        }
+    }
+
+    /// Registers `callback` to run after the transaction open in the caller's scope on this
+    /// database commits (after the outermost commit, for nested scopes); it is dropped if the
+    /// transaction rolls back. Outside a scope it runs at once (Django's `on_commit(using=…)`).
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// let db = duetto::default_db()?;
+    /// db.on_commit(|| println!("runs now: no transaction is open"));
+    /// # Ok(()) });
+    /// ```
+    pub fn on_commit(&self, callback: impl FnOnce() + Send + 'static) {
+        match Ambient::scope_for(self) {
+            Some(scope) => scope.add_on_commit(Box::new(callback)),
+            None => callback(),
+        }
+    }
+}
+
+/// [`Db::aatomic`] on the default database.
+///
+/// # Errors
+///
+/// [`Error::NoDatabase`] when no default is set; otherwise as [`Db::aatomic`].
+///
+/// ```
+/// # duetto::doc_db::with_users(|| async {
+/// use duetto::prelude::*;
+/// use entity::user;
+///
+/// duetto::aatomic(async {
+///     let ada = user::Entity::objects().aget_pk(1).await?;
+///     ada.adelete().await?;
+///     duetto::Result::Ok(())
+/// })
+/// .await?;
+/// assert_eq!(user::Entity::objects().acount().await?, 2);
+/// # Ok(()) });
+/// ```
+pub async fn aatomic<F, T>(body: F) -> Result<T>
+where
+    F: Future<Output = Result<T>>,
+{
+    crate::default_db()?.aatomic(body).await
+}
+
+/// [`Db::atomic`] on the default database.
+///
+/// # Errors
+///
+/// [`Error::NoDatabase`] when no default is set; otherwise as [`Db::atomic`].
+///
+/// ```
+/// # duetto::doc_db::with_users_blocking(|| {
+/// use duetto::prelude::*;
+/// let n = duetto::atomic(|| entity::user::Entity::objects().count())?;
+/// assert_eq!(n, 3);
+/// # Ok(()) });
+/// ```
+pub fn atomic<F, T>(body: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T>,
+{
+    crate::default_db()?.atomic(body)
+}
+
+/// Runs `callback` after the innermost open scope's transaction commits (after the outermost
+/// commit when nested), or at once outside any scope; dropped on rollback (Django's
+/// `transaction.on_commit`).
+///
+/// ```
+/// # duetto::doc_db::with_users(|| async {
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let sent = Arc::new(AtomicBool::new(false));
+/// let flag = sent.clone();
+/// duetto::aatomic(async move {
+///     duetto::on_commit(move || flag.store(true, Ordering::SeqCst));
+///     duetto::Result::Ok(())
+/// })
+/// .await?;
+/// assert!(sent.load(Ordering::SeqCst));
+/// # Ok(()) });
+/// ```
+pub fn on_commit(callback: impl FnOnce() + Send + 'static) {
+    match Ambient::innermost() {
+        Some(scope) => scope.add_on_commit(Box::new(callback)),
+        None => callback(),
+    }
+}
+
+/// Async [`on_commit`]: after the commit the future is spawned on the home runtime (so the scope
+/// does not wait for it); outside any scope it is awaited at once.
+///
+/// ```
+/// # duetto::doc_db::with_users(|| async {
+/// duetto::aon_commit(async { println!("after commit") }).await;
+/// # Ok(()) });
+/// ```
+pub async fn aon_commit<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    match Ambient::innermost() {
+        Some(scope) => scope.add_on_commit(Box::new(move || {
+            if let Ok(home) = crate::runtime::handle() {
+                home.spawn(fut);
+            }
+        })),
+        None => fut.await,
+    }
+}
