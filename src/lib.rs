@@ -45,6 +45,8 @@ mod model;
 mod query;
 mod registry;
 pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transaction;
 
 pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
