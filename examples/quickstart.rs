@@ -1,57 +1,50 @@
-//! Quickstart: connect to embedded SQLite from plain sync code (no runtime to set up), migrate,
-//! insert a few rows and print them; then read them again through the async voice.
+//! Quickstart: connect from plain sync code (no runtime to set up), migrate, insert a few rows and
+//! read them back with the blocking voice; then the same queries with the async voice.
 //!
 //! ```text
 //! cargo run --example quickstart                                        # in-memory SQLite
 //! cargo run --example quickstart -- postgres://postgres@127.0.0.1/test
-//! cargo run --example quickstart -- mysql://root@127.0.0.1/test
 //! ```
 
 use duetto::prelude::*;
+use duetto::sea_orm::{ColumnTrait, Set};
 use entity::user;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, Set};
 
 fn main() -> duetto::Result<()> {
     let url = std::env::args()
         .nth(1)
+        .filter(|a| !a.starts_with("--"))
         .unwrap_or_else(|| "sqlite::memory:".to_owned());
 
-    // The blocking voice, from a plain `fn main`.
     let db = Db::connect_blocking(&url)?;
-    println!("connected to {} ({:?})", db.url(), db.backend());
     db.run(|conn| async move { Migrator::fresh(&conn).await })?;
+    duetto::set_default(db);
 
-    let people = [
+    // The blocking voice, from a plain `fn main`.
+    let users = user::Entity::objects();
+    for (name, email) in [
         ("Ada Lovelace", "ada@example.com"),
         ("Alan Turing", "alan@example.com"),
         ("Grace Hopper", "grace@example.com"),
-    ];
-    for (name, email) in people {
-        let row = user::ActiveModel {
-            name: Set(name.to_owned()),
-            email: Set(email.to_owned()),
+    ] {
+        users.create(user::ActiveModel {
+            name: Set(name.into()),
+            email: Set(email.into()),
             ..Default::default()
-        };
-        db.run(|conn| async move { row.insert(&conn).await })?;
+        })?;
+    }
+    for u in users.clone().order_by_asc(user::Column::Name).list()? {
+        println!("{:<3} {:<14} {}", u.id, u.name, u.email);
     }
 
-    let users = db.run(|conn| async move {
-        user::Entity::find()
-            .order_by_asc(user::Column::Id)
-            .all(&conn)
-            .await
-    })?;
-    println!("{:<4} {:<14} email", "id", "name");
-    for u in &users {
-        println!("{:<4} {:<14} {}", u.id, u.name, u.email);
-    }
-
-    // The async voice, from async code driven by the bridge.
-    let count = async_to_sync(async move {
-        db.arun(|conn| async move { user::Entity::find().count(&conn).await })
-            .await
+    // The async voice: the same queryset, awaited.
+    let (count, grace) = async_to_sync(async move {
+        tokio::try_join!(
+            users.acount(),
+            users.aget(user::Column::Email.eq("grace@example.com"))
+        )
     })??;
-    println!("{count} users");
+    println!("{count} users; found {} by email", grace.name);
     Ok(())
 }
