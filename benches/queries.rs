@@ -40,6 +40,7 @@ enum Raw {
 }
 
 type UserRow = (i64, String, String, DateTime<Utc>);
+type NotificationRow = (i64, String, bool);
 
 /// One raw-sqlx statement run on whichever pool `raw` holds. Only the SQL's placeholder and
 /// quoting style differ between backends.
@@ -108,12 +109,12 @@ impl Raw {
     }
 
     /// Multi-row `INSERT … VALUES (…),(…)…` chunked under the bind limit, in one transaction.
-    async fn bulk_insert(&self, rows: &[(i64, String, bool)]) {
+    async fn bulk_insert(&self, rows: &[NotificationRow]) {
         let per_statement = match self {
             Raw::Sqlite(_) => 32_766 / 3,
             _ => 65_535 / 3,
         };
-        let statements: Vec<(String, &[(i64, String, bool)])> = rows
+        let statements: Vec<(String, &[NotificationRow])> = rows
             .chunks(per_statement)
             .map(|chunk| {
                 let mut sql =
@@ -354,7 +355,7 @@ fn bulk(c: &mut Criterion) {
                         &rt,
                         iters,
                         |n| {
-                            let rows: Vec<(i64, String, bool)> = (0..n)
+                            let rows: Vec<NotificationRow> = (0..n)
                                 .map(|i| (1, format!("message {i}"), i % 2 == 0))
                                 .collect();
                             let started = Instant::now();

@@ -35,6 +35,7 @@
 
 pub mod agg;
 pub mod bridge;
+pub mod cli;
 mod connect_options;
 mod database_url;
 mod db;

@@ -1,0 +1,53 @@
+#![cfg(feature = "cli")]
+//! The `duetto` command line (cargo feature `cli`, on by default).
+//!
+//! `duetto generate entity` reads the schema of an existing SQLite, PostgreSQL or MySQL/MariaDB
+//! database (sea-schema discovery), turns it into SeaORM 2 entities (sea-orm-codegen) and formats
+//! them in-process (prettyplease), so the same schema always yields the same bytes on every machine.
+//! The entities are plain SeaORM entities: duetto's paired API (`objects()`, `aget`/`get`, …)
+//! applies to them with no extra code. `--check` compares instead of writing, for CI.
+//!
+//! The binary is a thin wrapper: parse with [`Cli`], hand it to [`run`].
+//!
+//! ```no_run
+//! use clap::Parser;
+//!
+//! let code = duetto::cli::run(duetto::cli::Cli::parse());
+//! # let _ = code;
+//! ```
+
+mod args;
+mod check;
+mod connect;
+mod discover;
+mod error;
+mod generate;
+mod output;
+mod render;
+mod select;
+
+use std::process::ExitCode;
+
+pub use args::{Cli, Command, DateTimeCrate, EntityArgs, EntityFormat, Generate, Prelude, Serde};
+
+/// Exit status when `--check` finds the output directory out of date.
+pub const EXIT_DRIFT: u8 = 1;
+/// Exit status for any error (bad arguments, unreachable database, unwritable directory, …).
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs a parsed command line and returns the process exit status: 0 on success, [`EXIT_DRIFT`]
+/// when `--check` found differences, [`EXIT_ERROR`] after printing a one-line `error: …` to
+/// stderr.
+pub fn run(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Generate(Generate::Entity(args)) => generate::entity(&args),
+    };
+    match outcome {
+        Ok(generate::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(generate::Outcome::Drifted) => ExitCode::from(EXIT_DRIFT),
+        Err(err) => {
+            eprintln!("error: {}", err.one_line());
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Turning `CREATE TABLE` statements into formatted entity files (sea-orm-codegen + prettyplease).
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::TableCreateStatement;
+use sea_orm_codegen::{
+    BannerVersion, BigIntegerType, EntityTransformer, EntityWriterContext, WithPrelude, WithSerde,
+};
+
+use super::args::{DateTimeCrate, EntityArgs, EntityFormat, Prelude, Serde};
+use super::error::{CliError, CliResult};
+
+/// The first line of every file carries `@generated`; this is how DIR's files are recognised as
+/// the generator's own (see `output`).
+pub(crate) const GENERATED_MARKER: &str = "@generated";
+
+/// File name → contents, ordered by name.
+pub(crate) type Files = BTreeMap<String, String>;
+
+/// Generates and formats every file for `tables`.
+pub(crate) fn files(
+    tables: Vec<TableCreateStatement>,
+    args: &EntityArgs,
+    pg_schema_name: Option<String>,
+) -> CliResult<Files> {
+    let writer = EntityTransformer::transform(tables)
+        .map_err(|e| CliError::new(format!("cannot turn the schema into entities: {e}")))?;
+    let output = writer.generate(&context(args, pg_schema_name));
+    output
+        .files
+        .into_iter()
+        .map(|file| {
+            let formatted = format(&file.name, &file.content)?;
+            Ok((file.name, formatted))
+        })
+        .collect()
+}
+
+fn context(args: &EntityArgs, schema_name: Option<String>) -> EntityWriterContext {
+    let entity_format = match args.entity_format {
+        EntityFormat::Dense => sea_orm_codegen::EntityFormat::Dense,
+        EntityFormat::Compact => sea_orm_codegen::EntityFormat::Compact,
+        EntityFormat::Expanded => sea_orm_codegen::EntityFormat::Expanded,
+        EntityFormat::Frontend => sea_orm_codegen::EntityFormat::Frontend,
+    };
+    let with_prelude = match args.with_prelude {
+        Prelude::All => WithPrelude::All,
+        Prelude::None => WithPrelude::None,
+        Prelude::AllAllowUnusedImports => WithPrelude::AllAllowUnusedImports,
+    };
+    let with_serde = match args.with_serde {
+        Serde::None => WithSerde::None,
+        Serde::Serialize => WithSerde::Serialize,
+        Serde::Deserialize => WithSerde::Deserialize,
+        Serde::Both => WithSerde::Both,
+    };
+    let date_time_crate = match args.date_time_crate {
+        DateTimeCrate::Chrono => sea_orm_codegen::DateTimeCrate::Chrono,
+        DateTimeCrate::Time => sea_orm_codegen::DateTimeCrate::Time,
+    };
+    EntityWriterContext::new(
+        entity_format,
+        with_prelude,
+        with_serde,
+        false, // with_copy_enums
+        date_time_crate,
+        BigIntegerType::I64,
+        schema_name,
+        args.lib,
+        false,  // serde_skip_deserializing_primary_key
+        false,  // serde_skip_hidden_column
+        vec![], // model_extra_derives
+        vec![], // model_extra_attributes
+        vec![], // enum_extra_derives
+        vec![], // enum_extra_attributes
+        vec![], // column_extra_derives
+        false,  // seaography
+        true,   // impl_active_model_behavior
+        // Minor: a patch release of codegen must not make every committed entity "drift".
+        BannerVersion::Minor,
+    )
+}
+
+/// Formats codegen's token text with prettyplease.
+///
+/// prettyplease is a library pinned by Cargo.lock, so the bytes do not depend on which rustfmt a
+/// machine has; `cargo fmt` is then told to skip the file, or it would reformat it and make
+/// `--check` report drift.
+fn format(name: &str, content: &str) -> CliResult<String> {
+    let mut file = syn::parse_file(content).map_err(|e| {
+        CliError::new(format!(
+            "sea-orm-codegen produced `{name}` that does not parse: {e}"
+        ))
+    })?;
+    let insert_at = file
+        .attrs
+        .iter()
+        .take_while(|attr| attr.path().is_ident("doc"))
+        .count();
+    let ours: [syn::Attribute; 2] = [
+        syn::parse_quote!(
+            #![doc = " Do not edit: regenerate with `duetto generate entity` (`--check` tells when to)."]
+        ),
+        syn::parse_quote!(#![cfg_attr(rustfmt, rustfmt::skip)]),
+    ];
+    file.attrs.splice(insert_at..insert_at, ours);
+    Ok(spaced(file))
+}
+
+/// prettyplease prints items back to back; separate them with a blank line as rustfmt-formatted
+/// code usually is, keeping runs of `use` and of `mod` declarations together.
+fn spaced(file: syn::File) -> String {
+    #[derive(PartialEq)]
+    enum Group {
+        Use,
+        Mod,
+        Other,
+    }
+    let unparse = |attrs, items| {
+        prettyplease::unparse(&syn::File {
+            shebang: None,
+            attrs,
+            items,
+        })
+    };
+    let mut text = unparse(file.attrs, Vec::new());
+    let mut previous = None;
+    for item in file.items {
+        let group = match &item {
+            syn::Item::Use(_) => Group::Use,
+            syn::Item::Mod(module) if module.content.is_none() => Group::Mod,
+            _ => Group::Other,
+        };
+        if previous.as_ref() != Some(&group) || group == Group::Other {
+            text.push('\n');
+        }
+        text.push_str(&unparse(Vec::new(), vec![item]));
+        previous = Some(group);
+    }
+    text
+}

@@ -1,0 +1,419 @@
+//! `duetto generate entity` end to end, through the built binary, on every available backend:
+//! generated entities compile and answer paired queries, output is deterministic, `--check`
+//! detects drift, bad input fails cleanly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{backends, Kind, TestDb};
+use duetto::sea_orm::sea_query::{ColumnDef, Table};
+use duetto::sea_orm::DbErr;
+use migration::{Migrator, MigratorTrait};
+use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+
+/// What one run of the binary did.
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+impl Run {
+    fn error_line(&self) -> &str {
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "want one error line:\n{}", self.stderr);
+        assert_eq!(
+            self.stderr.lines().last(),
+            Some(errors[0]),
+            "the error is the last line:\n{}",
+            self.stderr
+        );
+        errors[0]
+    }
+}
+
+fn duetto(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_duetto"))
+        .args(args)
+        // The CLI reads these as defaults; the tests pass everything explicitly.
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_SCHEMA")
+        .output()
+        .expect("run duetto");
+    assert!(out.stdout.is_empty(), "stdout stays empty");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn generate(url: &str, dir: &Path, extra: &[&str]) -> Run {
+    let dir = dir.to_str().unwrap();
+    let mut args = vec!["generate", "entity", "--database-url", url, "-o", dir];
+    args.extend_from_slice(extra);
+    duetto(&args)
+}
+
+fn generate_ok(t: &TestDb, dir: &Path, extra: &[&str]) {
+    let run = generate(&t.url, dir, extra);
+    assert_eq!(run.code, 0, "{}: {}", t.kind.name(), run.stderr);
+}
+
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Names in `parent` left by an interrupted write.
+fn scratch_dirs(parent: &Path) -> Vec<String> {
+    fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".duetto-generate-"))
+        .collect()
+}
+
+const DEMO_FILES: [&str; 7] = [
+    "comment.rs",
+    "mod.rs",
+    "notification.rs",
+    "order.rs",
+    "post.rs",
+    "prelude.rs",
+    "user.rs",
+];
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    for kind in backends() {
+        let t = common::migrated_blocking(kind);
+        let tmp = tempfile::tempdir().unwrap();
+        let (first, second) = (tmp.path().join("first"), tmp.path().join("second"));
+        generate_ok(&t, &first, &[]);
+        generate_ok(&t, &second, &[]);
+        let (a, b) = (contents(&first), contents(&second));
+        assert_eq!(a.keys().map(String::as_str).collect::<Vec<_>>(), DEMO_FILES);
+        assert_eq!(a, b, "{}: two runs differ", kind.name());
+        for (name, text) in &a {
+            let text = std::str::from_utf8(text).unwrap();
+            let first_line = text.lines().next().unwrap();
+            assert!(first_line.contains("@generated"), "{name}: {first_line}");
+            assert!(
+                text.contains("#![cfg_attr(rustfmt, rustfmt::skip)]"),
+                "{name}"
+            );
+        }
+    }
+}
+
+struct AddNickname;
+
+impl MigrationName for AddNickname {
+    fn name(&self) -> &str {
+        "m29990101_000001_add_user_nickname"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddNickname {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("user")
+                    .add_column(ColumnDef::new("nickname").string_len(50).null())
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The demo migrations plus one that adds a column.
+struct Evolved;
+
+impl MigratorTrait for Evolved {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = Migrator::migrations();
+        migrations.push(Box::new(AddNickname));
+        migrations
+    }
+}
+
+#[test]
+fn check_passes_on_fresh_output_and_fails_after_a_migration_adds_a_column() {
+    for kind in backends() {
+        let t = common::migrated_blocking(kind);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("entities");
+        generate_ok(&t, &dir, &[]);
+        let before = contents(&dir);
+
+        let check = generate(&t.url, &dir, &["--check"]);
+        assert_eq!(check.code, 0, "{}: {}", kind.name(), check.stderr);
+        assert!(
+            check.stderr.contains("is up to date (7 files)"),
+            "{}",
+            check.stderr
+        );
+
+        t.db.run(|conn| async move { Evolved::up(&conn, None).await })
+            .unwrap();
+        let check = generate(&t.url, &dir, &["--check"]);
+        assert_eq!(check.code, 1, "{}: {}", kind.name(), check.stderr);
+        assert!(
+            check.stderr.contains("is out of date (1 changed)"),
+            "{}",
+            check.stderr
+        );
+        assert!(
+            check.stderr.contains("  changed  user.rs"),
+            "{}",
+            check.stderr
+        );
+        assert!(
+            check.stderr.contains("+    pub nickname: Option<String>,"),
+            "{}: the report shows the new field:\n{}",
+            kind.name(),
+            check.stderr
+        );
+        assert_eq!(contents(&dir), before, "--check writes nothing");
+
+        generate_ok(&t, &dir, &[]);
+        assert_eq!(generate(&t.url, &dir, &["--check"]).code, 0);
+    }
+}
+
+#[test]
+fn writing_removes_stale_generated_files_and_check_reports_them() {
+    let t = common::migrated_blocking(Kind::Sqlite);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("entities");
+    generate_ok(&t, &dir, &["--tables", "user,post"]);
+    assert!(dir.join("post.rs").exists());
+
+    let write = generate(&t.url, &dir, &["--tables", "user"]);
+    assert_eq!(write.code, 0, "{}", write.stderr);
+    assert!(
+        !dir.join("post.rs").exists(),
+        "the dropped table's file is gone"
+    );
+
+    fs::write(dir.join("legacy.rs"), "//! @generated by hand\n").unwrap();
+    let check = generate(&t.url, &dir, &["--tables", "user", "--check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("  removed  legacy.rs"),
+        "{}",
+        check.stderr
+    );
+    assert!(check.stderr.contains("(1 removed)"), "{}", check.stderr);
+}
+
+#[test]
+fn the_committed_entity_crate_is_what_the_migrations_generate() {
+    // The same check CI runs in .ci/check-entities, so plain `cargo test` catches drift too.
+    let t = common::migrated_blocking(Kind::Sqlite);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("entity/src");
+    let check = generate(&t.url, &dir, &["--lib", "--check"]);
+    assert_eq!(
+        check.code, 0,
+        "entity/src has drifted; regenerate it (see .ci/check-entities):\n{}",
+        check.stderr
+    );
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_leaves_nothing_behind() {
+    let t = common::migrated_blocking(Kind::Sqlite);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("entities");
+    let missing_db = format!("sqlite://{}", tmp.path().join("nope.db").display());
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            "postgres://postgres@127.0.0.1:1/nope".into(),
+            vec![],
+            "error: could not connect to `postgres://postgres@127.0.0.1:1/nope`",
+        ),
+        (
+            "mysql://root:secret@127.0.0.1:1/nope".into(),
+            vec![],
+            "error: could not connect to `mysql://root:***@127.0.0.1:1/nope`",
+        ),
+        (missing_db.clone(), vec![], "error: could not connect to"),
+        (
+            "oracle://scott:tiger@db/orcl".into(),
+            vec![],
+            "error: unsupported database scheme `oracle` in `oracle://scott:***@db/orcl`",
+        ),
+        (
+            t.url.clone(),
+            vec!["--tables", "users"],
+            "error: --tables names a table the database does not have: users (it has: comment, \
+             notification, order, post, seaql_migrations, user)",
+        ),
+        (
+            t.url.clone(),
+            vec!["--tables", "seaql_migrations"],
+            "error: no table left to generate after --tables/--ignore-tables",
+        ),
+    ];
+    for (url, extra, want) in cases {
+        for check in [false, true] {
+            let mut extra = extra.clone();
+            if check {
+                extra.push("--check");
+            }
+            let run = generate(&url, &dir, &extra);
+            assert_eq!(run.code, 2, "{url} {extra:?}: {}", run.stderr);
+            let line = run.error_line();
+            assert!(
+                line.starts_with(want),
+                "{url} {extra:?}: got {line}\nwant {want}"
+            );
+            assert!(!dir.exists(), "{url} {extra:?}: nothing written");
+            assert_eq!(scratch_dirs(tmp.path()), Vec::<String>::new());
+        }
+    }
+    assert!(
+        !tmp.path().join("nope.db").exists(),
+        "a missing SQLite file is not created"
+    );
+
+    // An output "directory" that is a file: refused before the database is contacted.
+    let file = tmp.path().join("file.rs");
+    fs::write(&file, "fn main() {}\n").unwrap();
+    for extra in [&[][..], &["--check"][..]] {
+        let run = generate(&t.url, &file, extra);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert_eq!(
+            run.error_line(),
+            format!("error: output directory `{}` is a file", file.display())
+        );
+        assert!(!run.stderr.contains("Connecting"), "{}", run.stderr);
+    }
+    assert_eq!(fs::read_to_string(&file).unwrap(), "fn main() {}\n");
+
+    // A directory of hand-written code is never replaced.
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("main.rs"), "fn main() {}\n").unwrap();
+    let run = generate(&t.url, &src, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.error_line().starts_with(&format!(
+            "error: refusing to replace `{}`: it holds files that were not generated (main.rs)",
+            src.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(contents(&src).len(), 1);
+    assert_eq!(scratch_dirs(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_duetto"))
+        .args(["generate", "entity", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--database-url",
+        "--database-schema",
+        "--output-dir",
+        "--tables",
+        "--ignore-tables",
+        "--include-hidden-tables",
+        "--with-serde",
+        "--date-time-crate",
+        "--entity-format",
+        "--lib",
+        "--with-prelude",
+        "--check",
+        "EXIT STATUS",
+        "OUTPUT DIRECTORY",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+/// One crate for all backends, built once per target directory (the first build compiles duetto's
+/// dependencies; later ones only this crate): each backend's entities are generated into a module
+/// of it, then it runs a paired query through each.
+#[test]
+fn generated_entities_compile_and_answer_paired_queries() {
+    let dbs: Vec<TestDb> = backends()
+        .into_iter()
+        .map(common::migrated_blocking)
+        .collect();
+    let krate = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generate-check");
+    let src = krate.join("src");
+    fs::create_dir_all(&src).unwrap();
+    for t in &dbs {
+        generate_ok(t, &src.join(t.kind.name()), &[]);
+    }
+
+    let root = env!("CARGO_MANIFEST_DIR");
+    let modules: String = dbs
+        .iter()
+        .map(|t| format!("mod {};\n", t.kind.name()))
+        .collect();
+    let calls: String = dbs
+        .iter()
+        .map(|t| format!("    exercise!({});\n", t.kind.name()))
+        .collect();
+    let manifest = include_str!("generate/Cargo.toml.in").replace("{{DUETTO}}", root);
+    let main = include_str!("generate/main.rs.in")
+        .replace("{{MODULES}}", &modules)
+        .replace("{{CALLS}}", &calls);
+    write_if_changed(&krate.join("Cargo.toml"), &manifest);
+    write_if_changed(&src.join("main.rs"), &main);
+    // The workspace's lock: the same dependency versions, and nothing to fetch.
+    fs::copy(Path::new(root).join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut run = Command::new(cargo);
+    run.args(["run", "--quiet", "--offline", "--manifest-path"])
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", krate.join("target"));
+    for t in &dbs {
+        run.env(format!("GENERATED_URL_{}", t.kind.name()), &t.url);
+    }
+    let out = run.output().expect("run cargo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the generated entities did not compile or run:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for t in &dbs {
+        assert!(
+            stdout.contains(&format!("{}: ok", t.kind.name())),
+            "{stdout}"
+        );
+    }
+}
+
+/// Rewriting an unchanged file would only make cargo rebuild the crate for nothing.
+fn write_if_changed(path: &Path, content: &str) {
+    if fs::read_to_string(path).ok().as_deref() != Some(content) {
+        fs::write(path, content).unwrap();
+    }
+}
