@@ -225,7 +225,8 @@ impl Db {
     ///
     /// `f` receives a clone of the SeaORM connection (cheap: it shares the pool). Use it for what
     /// duetto's query API does not cover: migrations, raw statements, SeaORM features directly.
-    /// Dropping the returned future cancels the work.
+    /// Dropping the returned future cancels the work. It runs on the pool, outside any
+    /// [`aatomic`](crate::aatomic) scope the caller is in (use a queryset to join the scope).
     ///
     /// # Errors
     ///

@@ -242,30 +242,13 @@ impl<E: EntityTrait> QuerySet<E> {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + Clone + 'static,
         E::Model: IntoActiveModel<A>,
     {
-        let lookup = self.clone().filter(cond);
+        let get_or_create = self.aget_or_create(cond, defaults.clone());
         let writer = self.clone();
         async move {
-            let existing = match lookup.aget(Condition::all()).await {
-                Ok(found) => Some(found),
-                Err(Error::DoesNotExist { .. }) => None,
-                Err(other) => return Err(other),
-            };
-            let existing = match existing {
-                Some(found) => found,
-                None => match writer.acreate_in_savepoint(defaults.clone()).await {
-                    Ok(created) => return Ok((created, true)),
-                    Err(conflict @ Error::Integrity { .. }) => {
-                        match lookup.aget(Condition::all()).await {
-                            Ok(found) => found,
-                            Err(Error::DoesNotExist { .. }) => return Err(conflict),
-                            Err(other) => return Err(other),
-                        }
-                    }
-                    Err(other) => return Err(other),
-                },
-            };
-            let updated = writer.apply_and_save(existing, defaults).await?;
-            Ok((updated, false))
+            match get_or_create.await? {
+                (created, true) => Ok((created, true)),
+                (existing, false) => Ok((writer.apply_and_save(existing, defaults).await?, false)),
+            }
         }
     }
 
