@@ -27,9 +27,11 @@
 //!
 //! ## Runtime model
 //!
-//! All pools and connections live on one *home* runtime ([`runtime`]). Blocking calls spawn onto
-//! it and wait; async calls made on it run in place; async calls from any other executor hop to it.
-//! Pools therefore survive the runtime that created them (a `#[tokio::test]`, a short `block_on`).
+//! All pools and connections belong to one *home* runtime ([`runtime`]). Blocking calls poll
+//! their future on the calling thread with home entered; async calls made on home run in place;
+//! async calls from any other executor are polled with home entered. Whatever they open or spawn
+//! is home's, so pools survive the runtime that created them (a `#[tokio::test]`, a short
+//! `block_on`), and no call pays a hop between threads.
 
 #![warn(missing_docs)]
 
