@@ -312,17 +312,22 @@ fn notification_rows(n: usize) -> Vec<notification::ActiveModel> {
         .collect()
 }
 
-/// Times `insert` on fresh rows each iteration; the table is emptied outside the timing.
-fn timed_inserts(
+/// Times only `insert`: rows are prepared before the clock starts and the table is emptied after
+/// it stops, every iteration.
+fn timed_inserts<T>(
     f: &Fixture,
     rt: &Runtime,
     iters: u64,
-    mut insert: impl FnMut(usize) -> Duration,
     n: usize,
+    prepare: impl Fn(usize) -> T,
+    insert: impl Fn(T),
 ) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
-        total += insert(n);
+        let rows = prepare(n);
+        let started = Instant::now();
+        insert(rows);
+        total += started.elapsed();
         let db = f.db.clone();
         rt.block_on(
             db.arun(
@@ -343,6 +348,11 @@ fn bulk(c: &mut Criterion) {
         } else {
             65_535 / 3
         };
+        let raw_rows = |n: usize| -> Vec<NotificationRow> {
+            (0..n)
+                .map(|i| (1, format!("message {i}"), i % 2 == 0))
+                .collect()
+        };
         let mut group = c.benchmark_group(format!("bulk insert/{}", f.name));
         group.sample_size(10);
         group.warm_up_time(Duration::from_secs(1));
@@ -350,65 +360,36 @@ fn bulk(c: &mut Criterion) {
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new("raw sqlx", n), &n, |b, &n| {
                 b.iter_custom(|iters| {
-                    timed_inserts(
-                        &f,
-                        &rt,
-                        iters,
-                        |n| {
-                            let rows: Vec<NotificationRow> = (0..n)
-                                .map(|i| (1, format!("message {i}"), i % 2 == 0))
-                                .collect();
-                            let started = Instant::now();
-                            rt.block_on(f.raw.bulk_insert(&rows));
-                            started.elapsed()
-                        },
-                        n,
-                    )
+                    timed_inserts(&f, &rt, iters, n, raw_rows, |rows| {
+                        rt.block_on(f.raw.bulk_insert(&rows))
+                    })
                 })
             });
             group.bench_with_input(BenchmarkId::new("SeaORM insert_many", n), &n, |b, &n| {
                 b.iter_custom(|iters| {
-                    timed_inserts(
-                        &f,
-                        &rt,
-                        iters,
-                        |n| {
-                            let rows = notification_rows(n);
-                            let conn = f.db.conn().clone();
-                            let started = Instant::now();
-                            rt.block_on(async move {
-                                use duetto::sea_orm::TransactionTrait;
-                                let txn = conn.begin().await.unwrap();
-                                let mut rows = rows.into_iter().peekable();
-                                while rows.peek().is_some() {
-                                    let chunk: Vec<_> = rows.by_ref().take(limit).collect();
-                                    notification::Entity::insert_many(chunk)
-                                        .exec_without_returning(&txn)
-                                        .await
-                                        .unwrap();
-                                }
-                                txn.commit().await.unwrap();
-                            });
-                            started.elapsed()
-                        },
-                        n,
-                    )
+                    timed_inserts(&f, &rt, iters, n, notification_rows, |rows| {
+                        let conn = f.db.conn().clone();
+                        rt.block_on(async move {
+                            use duetto::sea_orm::TransactionTrait;
+                            let txn = conn.begin().await.unwrap();
+                            let mut rows = rows.into_iter().peekable();
+                            while rows.peek().is_some() {
+                                let chunk: Vec<_> = rows.by_ref().take(limit).collect();
+                                notification::Entity::insert_many(chunk)
+                                    .exec_without_returning(&txn)
+                                    .await
+                                    .unwrap();
+                            }
+                            txn.commit().await.unwrap();
+                        })
+                    })
                 })
             });
             group.bench_with_input(BenchmarkId::new("duetto abulk_create", n), &n, |b, &n| {
                 b.iter_custom(|iters| {
-                    timed_inserts(
-                        &f,
-                        &rt,
-                        iters,
-                        |n| {
-                            let rows = notification_rows(n);
-                            let started = Instant::now();
-                            rt.block_on(notifications.abulk_create(rows)).unwrap();
-                            started.elapsed()
-                        },
-                        n,
-                    )
+                    timed_inserts(&f, &rt, iters, n, notification_rows, |rows| {
+                        rt.block_on(notifications.abulk_create(rows)).unwrap();
+                    })
                 })
             });
         }
