@@ -10,6 +10,7 @@ use sea_orm::{ConnAcquireErr, DatabaseBackend, DatabaseConnection, DbErr};
 use crate::bridge::blocking_twin;
 use crate::connect_options::ConnectOptions;
 use crate::database_url::DatabaseUrl;
+use crate::executor::Pool;
 use crate::runtime::on_home;
 use crate::{Error, Result};
 
@@ -42,6 +43,8 @@ pub struct Db {
 
 struct Inner {
     conn: DatabaseConnection,
+    /// The sqlx pool inside `conn`, where duetto checks its own connections out.
+    pool: Pool,
     backend: Backend,
     url: String,
 }
@@ -122,7 +125,11 @@ impl Db {
         let redacted = url.redacted.clone();
         let sea_options = sea_orm_options(&options, &url);
         let backend = url.backend;
-        let connecting = on_home(sea_orm::Database::connect(sea_options));
+        let for_driver = url.for_driver.clone();
+        let connecting = on_home(async move {
+            first_connection(backend, &for_driver).await?;
+            sea_orm::Database::connect(sea_options).await
+        });
         // sqlx enforces the timeout itself; the outer one guarantees a hung handshake cannot
         // outlive it either.
         let conn = match tokio::time::timeout(limit, connecting).await {
@@ -139,6 +146,7 @@ impl Db {
         };
         Ok(Db {
             inner: Arc::new(Inner {
+                pool: Pool::of(&conn),
                 conn,
                 backend,
                 url: redacted,
@@ -355,6 +363,11 @@ impl Db {
         blocking_twin("close_blocking", async move { db.close().await })
     }
 
+    /// The pool duetto checks its connections out of.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
     /// Identifies the pool, whatever alias this handle carries.
     pub(crate) fn pool_id(&self) -> usize {
         Arc::as_ptr(&self.inner) as usize
@@ -364,6 +377,41 @@ impl Db {
     pub(crate) fn with_alias(mut self, alias: &str) -> Db {
         self.alias = alias.into();
         self
+    }
+}
+
+/// Opens (and closes) one connection to a server database before the pool is built: a pool
+/// retries a refused connection until its timeout and then reports only that it timed out,
+/// while one direct attempt fails at once with the cause ("connection refused", "database does
+/// not exist", bad credentials).
+async fn first_connection(backend: Backend, url: &str) -> std::result::Result<(), DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let failed = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    match backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let options: sea_orm::sqlx::postgres::PgConnectOptions = url.parse().map_err(failed)?;
+            options
+                .connect()
+                .await
+                .map_err(failed)?
+                .close()
+                .await
+                .map_err(failed)
+        }
+        #[cfg(feature = "mysql")]
+        Backend::MySql => {
+            let options: sea_orm::sqlx::mysql::MySqlConnectOptions = url.parse().map_err(failed)?;
+            options
+                .connect()
+                .await
+                .map_err(failed)?
+                .close()
+                .await
+                .map_err(failed)
+        }
+        // SQLite opens a file: the pool reports its errors directly.
+        _ => Ok(()),
     }
 }
 

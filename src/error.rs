@@ -118,11 +118,35 @@ pub enum Error {
         source: DbErr,
     },
 
-    /// A transaction could not be opened, committed or joined: the database is closed, a
-    /// statement inside the scope failed, `select_for_update` ran outside a scope, a task
-    /// outlived its scope (Django's `TransactionManagementError`).
-    #[error("transaction error: {0}")]
-    Transaction(String),
+    /// A transaction could not be opened, committed, joined or kept (Django's
+    /// `TransactionManagementError`); [`problem`](TransactionProblem) says which, and `source`
+    /// holds the database error behind it, if any.
+    ///
+    /// ```
+    /// use duetto::{Error, TransactionProblem};
+    ///
+    /// # fn handle(err: Error) {
+    /// match err {
+    ///     Error::Transaction { problem: TransactionProblem::Broken { reason }, alias, .. } => {
+    ///         eprintln!("the scope on {alias} rolled back because a statement failed: {reason}")
+    ///     }
+    ///     other => eprintln!("{other}"),
+    /// }
+    /// # }
+    /// ```
+    #[error(
+        "transaction on `{alias}`: {problem}{}",
+        source.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
+    )]
+    Transaction {
+        /// The alias of the database the transaction was on.
+        alias: String,
+        /// What went wrong.
+        problem: TransactionProblem,
+        /// The error behind it (a database error when `BEGIN` or `COMMIT` failed).
+        #[source]
+        source: Option<Box<Error>>,
+    },
 
     /// The home runtime that owns duetto's connections has shut down, so the call cannot run.
     #[error("duetto's home runtime has shut down; no database call can run any more")]
@@ -140,6 +164,61 @@ pub enum Error {
     /// Any other error reported by SeaORM or the driver.
     #[error(transparent)]
     Db(DbErr),
+}
+
+/// What went wrong with a transaction ([`Error::Transaction`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionProblem {
+    /// `BEGIN` (or `SAVEPOINT`) failed; the body did not run.
+    Begin,
+    /// `COMMIT` (or `RELEASE SAVEPOINT`) failed; the transaction rolled back.
+    Commit,
+    /// `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`) failed; the connection was closed, which rolls
+    /// the transaction back on the server.
+    Rollback,
+    /// A statement inside the scope failed, so the scope rolled back even though its body
+    /// returned `Ok` (PostgreSQL refuses every statement after a failure anyway; duetto makes all
+    /// backends agree). Wrap statements that may fail in a nested scope to recover.
+    Broken {
+        /// The failed statement's error.
+        reason: String,
+    },
+    /// A statement inside the scope was cancelled half-way through its exchange with the server
+    /// (a timeout or `select!` around it), so the connection's state is unknown: the transaction
+    /// was rolled back and its connection closed.
+    Interrupted,
+    /// The scope has already ended: a task or stream started inside it outlived it.
+    Ended,
+    /// The operation needs an open transaction scope and there is none.
+    OutsideScope {
+        /// The operation that was refused, e.g. `"select_for_update"`.
+        operation: &'static str,
+    },
+}
+
+impl std::fmt::Display for TransactionProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransactionProblem::Begin => f.write_str("cannot open a transaction"),
+            TransactionProblem::Commit => f.write_str("commit failed; rolled back"),
+            TransactionProblem::Rollback => f.write_str("rollback failed; connection closed"),
+            TransactionProblem::Broken { reason } => write!(
+                f,
+                "the atomic scope was rolled back: a statement inside it failed ({reason})"
+            ),
+            TransactionProblem::Interrupted => f.write_str(
+                "a statement inside the atomic scope was cancelled mid-exchange; rolled back",
+            ),
+            TransactionProblem::Ended => f.write_str(
+                "the atomic scope has already ended; a task or stream started inside it \
+                 outlived it (await such tasks before the scope ends)",
+            ),
+            TransactionProblem::OutsideScope { operation } => {
+                write!(f, "{operation} cannot be used outside of an atomic scope")
+            }
+        }
+    }
 }
 
 /// The kind of constraint an [`Error::Integrity`] violated.
@@ -215,6 +294,28 @@ impl Error {
     /// ```
     pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Error::Other(error.into())
+    }
+
+    /// An [`Error::Transaction`] with no source.
+    pub(crate) fn transaction(alias: &str, problem: TransactionProblem) -> Self {
+        Error::Transaction {
+            alias: alias.to_owned(),
+            problem,
+            source: None,
+        }
+    }
+
+    /// An [`Error::Transaction`] caused by `source`.
+    pub(crate) fn transaction_because(
+        alias: &str,
+        problem: TransactionProblem,
+        source: impl Into<Error>,
+    ) -> Self {
+        Error::Transaction {
+            alias: alias.to_owned(),
+            problem,
+            source: Some(Box::new(source.into())),
+        }
     }
 
     /// Whether the database itself reported this error (so a transaction it happened in can no

@@ -39,11 +39,13 @@ pub mod agg;
 pub mod bridge;
 pub mod cli;
 mod connect_options;
+mod context;
 mod database_url;
 mod db;
 #[doc(hidden)]
 pub mod doc_db;
 mod error;
+mod executor;
 mod model;
 mod query;
 mod registry;
@@ -54,9 +56,10 @@ pub mod transaction;
 
 pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
 pub use db::{Backend, Db};
-pub use error::{Error, IntegrityKind, Result};
+pub use error::{Error, IntegrityKind, Result, TransactionProblem};
+pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
-pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, Using};
+pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet};
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use transaction::{aatomic, aon_commit, atomic, on_commit, AtomicOptions};
 

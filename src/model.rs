@@ -9,7 +9,8 @@ use sea_orm::{
 };
 
 use crate::bridge::blocking_twin;
-use crate::query::{pk_condition, Objects, QuerySet, Using};
+use crate::executor::Using;
+use crate::query::{pk_condition, Objects, QuerySet};
 use crate::Result;
 
 /// `asave`/`save` for every SeaORM active model (Django's `Model.asave()` / `save()`).

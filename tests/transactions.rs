@@ -12,7 +12,7 @@ use common::{backends, server_backends, Kind, TestDb};
 use duetto::prelude::*;
 use duetto::sea_orm::prelude::Decimal;
 use duetto::sea_orm::{ColumnTrait, Set};
-use duetto::{AtomicOptions, Error};
+use duetto::{AtomicOptions, Error, TransactionProblem};
 use entity::{order, user};
 use futures_util::FutureExt;
 
@@ -52,7 +52,7 @@ async fn commit_rollback_panic_and_drop_leave_exactly_the_expected_rows() {
         let failed: duetto::Result<()> = db
             .aatomic(async {
                 users(&t).acreate(new_user("lost")).await?;
-                Err(Error::Transaction("body failed".into()))
+                Err(Error::other(std::io::Error::other("body failed")))
             })
             .await;
         assert!(failed.is_err());
@@ -97,7 +97,7 @@ async fn nested_scopes_are_savepoints() {
             let inner: duetto::Result<()> = db
                 .aatomic(async {
                     users(&t).acreate(new_user("inner")).await?;
-                    Err(Error::Transaction("inner fails".into()))
+                    Err(Error::other(std::io::Error::other("inner fails")))
                 })
                 .await;
             assert!(inner.is_err());
@@ -150,7 +150,7 @@ async fn on_commit_runs_once_after_the_outermost_commit_only() {
                 db.on_commit(move || {
                     r.fetch_add(100, Ordering::SeqCst);
                 });
-                duetto::Result::<()>::Err(Error::Transaction("rolled back".into()))
+                duetto::Result::<()>::Err(Error::other(std::io::Error::other("rolled back")))
             })
             .await;
         assert_eq!(
@@ -187,7 +187,7 @@ async fn blocking_scopes_and_bridged_calls_join_the_transaction() {
                 })
                 .await?;
                 assert_eq!(users(&t).acount().await?, 2);
-                Err(Error::Transaction("roll it all back".into()))
+                Err(Error::other(std::io::Error::other("roll it all back")))
             })
             .await;
         assert!(result.is_err());
@@ -216,7 +216,7 @@ async fn blocking_scopes_and_bridged_calls_join_the_transaction() {
                 // An async call bridged from inside the blocking scope joins it too.
                 let q = qs.clone();
                 async_to_sync(async move { q.acreate(new_user("undone_async")).await })??;
-                Err(Error::Transaction("undo".into()))
+                Err(Error::other(std::io::Error::other("undo")))
             });
             assert!(failed.is_err());
             let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -250,7 +250,7 @@ async fn concurrent_futures_in_one_scope_share_its_transaction() {
                 assert_ne!(b.id, c.id);
                 let (n, exists) = tokio::try_join!(qs.acount(), qs.aexists())?;
                 assert_eq!((n, exists), (3, true));
-                Err(Error::Transaction("discard".into()))
+                Err(Error::other(std::io::Error::other("discard")))
             })
             .await;
         assert!(result.is_err());
@@ -272,9 +272,10 @@ async fn a_swallowed_database_error_breaks_the_scope() {
             })
             .await;
         match result {
-            Err(Error::Transaction(message)) => {
-                assert!(message.contains("rolled back"), "{message}")
-            }
+            Err(Error::Transaction {
+                problem: TransactionProblem::Broken { reason },
+                ..
+            }) => assert!(reason.contains("integrity"), "{reason}"),
             other => panic!("{kind:?}: {other:?}"),
         }
         assert_eq!(
@@ -315,9 +316,13 @@ async fn select_for_update_needs_a_scope_and_a_backend_with_row_locks() {
                     ..
                 }),
             ) => {}
-            (Kind::Postgres | Kind::Mysql, Err(Error::Transaction(message))) => {
-                assert!(message.contains("outside of an atomic scope"), "{message}")
-            }
+            (
+                Kind::Postgres | Kind::Mysql,
+                Err(Error::Transaction {
+                    problem: TransactionProblem::OutsideScope { operation },
+                    ..
+                }),
+            ) => assert_eq!(operation, "select_for_update"),
             (_, other) => panic!("{kind:?}: {other:?}"),
         }
     }
@@ -391,7 +396,11 @@ async fn a_scope_on_a_closed_database_is_a_transaction_error() {
     let db = duetto::Db::connect("sqlite::memory:").await.unwrap();
     db.close().await.unwrap();
     match db.aatomic(async { duetto::Result::Ok(()) }).await {
-        Err(Error::Transaction(message)) => assert!(message.contains("cannot open"), "{message}"),
+        Err(Error::Transaction {
+            problem: TransactionProblem::Begin,
+            source: Some(_),
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
 }

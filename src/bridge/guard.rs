@@ -1,12 +1,28 @@
 //! Is the current thread driving async tasks? The check behind every blocking duetto call.
+//!
+//! The answer comes from three sources, most certain first:
+//!
+//! 1. duetto's own mark ([`context::allow_blocking`]): its `sync_to_async` closures and
+//!    thread-sensitive jobs are blocking sections by construction;
+//! 2. tokio's coop budget: tokio constrains it exactly while it polls async code (worker tasks,
+//!    `block_on` bodies, `LocalSet` tasks), and removes it in `spawn_blocking` and `block_in_place`;
+//! 3. when the budget is unconstrained but a runtime is current, the code is either in a blocking
+//!    section duetto did not start (a raw `spawn_blocking`, `block_in_place`, a thread that only
+//!    entered a runtime) or in async code that opted out of the budget
+//!    (`tokio::task::coop::unconstrained`). tokio offers no query that tells these apart, only the
+//!    panic `block_on` raises in the second case; [`runtime_entered`] provokes it on a trivial
+//!    future with the panic message silenced and reads the answer.
 
-use std::sync::OnceLock;
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Once, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::coop;
 
-use crate::{Error, Result};
+use crate::context;
+use crate::{runtime, Error, Result};
 
 /// How a permitted blocking call must wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,8 +35,8 @@ pub(crate) enum BlockingMode {
 }
 
 /// Returns `true` when the calling thread is driving async tasks: a tokio worker polling a task, a
-/// `Runtime::block_on` / `#[tokio::main]` body (either flavour), or a `LocalSet` task. Blocking there
-/// stalls every other task of that executor.
+/// `Runtime::block_on` / `#[tokio::main]` body (either flavour), or a `LocalSet` task, also inside
+/// `tokio::task::coop::unconstrained`. Blocking there stalls every other task of that executor.
 ///
 /// Returns `false` on plain threads, in `spawn_blocking` closures (including duetto's
 /// [`sync_to_async`](super::sync_to_async)), inside `block_in_place`, and on threads that merely
@@ -32,18 +48,16 @@ pub(crate) enum BlockingMode {
 /// assert!(rt.block_on(async { duetto::bridge::in_async_context() }));
 /// ```
 pub fn in_async_context() -> bool {
-    if Handle::try_current().is_err() {
+    if context::blocking_allowed() || Handle::try_current().is_err() {
         return false;
     }
-    task_budget_is_constrained()
+    task_budget_is_constrained() || runtime_entered()
 }
 
-/// Tokio gives a coop budget to everything it polls as async code (worker tasks, `block_on` bodies,
-/// `LocalSet` tasks) and removes it for blocking sections (`spawn_blocking`, `block_in_place`). That
-/// is exactly the line between "driving tasks" and "allowed to block", and it is observable through
-/// tokio's public coop API: an unconstrained budget never runs out. We spend budget until it does or
-/// until we have spent far more than tokio ever grants (128 per poll), then restore what we spent,
-/// so the probe leaves the task's scheduling untouched.
+/// Tokio gives a coop budget to everything it polls as async code and removes it for blocking
+/// sections; an unconstrained budget never runs out. We spend budget until it does or until we
+/// have spent far more than tokio ever grants (128 per poll), then restore what we spent, so the
+/// probe leaves the task's scheduling untouched.
 fn task_budget_is_constrained() -> bool {
     const MORE_THAN_ANY_TOKIO_BUDGET: usize = 1024;
     let mut cx = Context::from_waker(Waker::noop());
@@ -71,6 +85,33 @@ fn task_budget_is_constrained() -> bool {
     }
     drop(restore);
     false
+}
+
+thread_local! {
+    static PROBING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside a runtime's executor context (where `block_on` would panic with
+/// "Cannot start a runtime from within a runtime"), asked by trying exactly that on a trivial
+/// future. Only reached when the budget probe cannot decide; the panic message is silenced for
+/// this thread, every other panic still reaches the application's hook.
+fn runtime_entered() -> bool {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !PROBING.with(Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    let Ok(home) = runtime::handle() else {
+        return false;
+    };
+    PROBING.with(|p| p.set(true));
+    let entered = catch_unwind(AssertUnwindSafe(|| home.block_on(async {}))).is_err();
+    PROBING.with(|p| p.set(false));
+    entered
 }
 
 fn async_unsafe_allowed() -> bool {

@@ -27,10 +27,10 @@ use tokio::task::JoinHandle;
 
 pub use guard::{check_sync_allowed, in_async_context};
 
-use crate::transaction::Ambient;
+use crate::context::{self, Ambient, CALLER_THREAD};
 use crate::{runtime, Error, Result};
 use guard::BlockingMode;
-use thread_sensitive::{Executor, Job, CALLER_THREAD};
+use thread_sensitive::Waiting;
 
 /// Runs `fut` to completion inside duetto's home runtime, blocking the calling thread until it ends.
 ///
@@ -76,9 +76,10 @@ where
 ///
 /// The future is polled right here on the calling thread, inside the home runtime
 /// (`Handle::block_on`): home's workers drive its sockets and timers and wake this thread, so a
-/// call costs no task hop. While waiting, the thread also runs the thread-sensitive jobs that
-/// `fut` sends it; each runs in `block_in_place`, outside the runtime, so it may block and may
-/// itself call `async_to_sync` (nesting).
+/// call costs no task hop. While waiting, the thread also runs the thread-sensitive jobs queued
+/// for it (by `fut`, by tasks it spawned, or by an outer waiting level on this thread); each runs
+/// in `block_in_place`, outside the runtime, so it may block and may itself call `async_to_sync`
+/// (nesting).
 pub(crate) fn block_on_home<F>(op: &'static str, fut: F) -> Result<F::Output>
 where
     F: Future + Send + 'static,
@@ -89,12 +90,7 @@ where
     if runtime::is_shut_down() {
         return Err(Error::RuntimeShutdown);
     }
-    let (to_this_thread, mut jobs) = tokio::sync::mpsc::unbounded_channel::<Job>();
-    // A job this thread can no longer take (it has returned) is dropped by the failed send, and a
-    // dropped job forwards itself to the dedicated thread.
-    let this_thread = Executor::new(move |job| {
-        let _ = to_this_thread.send(job);
-    });
+    let (waiting, this_thread) = Waiting::enter();
     let body = async move {
         let mut run = std::pin::pin!(CALLER_THREAD.scope(this_thread, fut));
         let mut shutdown = std::pin::pin!(runtime::shutdown());
@@ -102,15 +98,18 @@ where
             tokio::select! {
                 biased;
                 out = &mut run => return Ok(out),
-                Some(job) = jobs.recv() => tokio::task::block_in_place(|| job.run()),
+                job = waiting.next_job() => {
+                    tokio::task::block_in_place(|| context::allow_blocking(job))
+                }
                 () = &mut shutdown => return Err(Error::RuntimeShutdown),
             }
         }
     };
-    match mode {
+    // The body is async code even where this thread was marked as a blocking section.
+    context::forbid_blocking(|| match mode {
         BlockingMode::Plain => home.block_on(body),
         BlockingMode::BlockInPlace => tokio::task::block_in_place(|| home.block_on(body)),
-    }
+    })
 }
 
 /// The blocking twin of a fallible async operation `op`: guard, run on home, flatten the result.
@@ -185,7 +184,10 @@ where
             .clone(),
     };
     let ambient = Ambient::current();
-    let task = pool.spawn_blocking(move || gate.try_start().then(|| ambient.enter_thread(f)));
+    let task = pool.spawn_blocking(move || {
+        gate.try_start()
+            .then(|| context::allow_blocking(|| ambient.enter_thread(f)))
+    });
     match task.await {
         Ok(Some(value)) => value,
         Ok(None) => unreachable!("only dropping this future cancels the closure"),
@@ -231,7 +233,7 @@ where
     let _cancel = CancelOnDrop(gate.clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     let ambient = Ambient::current();
-    thread_sensitive::current().submit(Job::new(move || {
+    thread_sensitive::submit(Box::new(move || {
         if gate.try_start() {
             let _ = tx.send(catch_unwind(AssertUnwindSafe(|| ambient.enter_thread(f))));
         }
@@ -284,7 +286,7 @@ where
             .clone(),
     };
     let fut = Ambient::current().scope_future(fut);
-    match CALLER_THREAD.try_with(Executor::clone) {
+    match CALLER_THREAD.try_with(context::CallerThread::clone) {
         Ok(caller) => on.spawn(CALLER_THREAD.scope(caller, fut)),
         Err(_) => on.spawn(fut),
     }

@@ -1,84 +1,125 @@
 //! Where `sync_to_async_thread_sensitive` closures run: the thread of a sync caller currently waiting
 //! in `async_to_sync` (asgiref's `CurrentThreadExecutor`), or else one dedicated process-wide thread.
+//!
+//! A sync thread has ONE job queue however deeply its `async_to_sync` calls nest: every waiting
+//! level on that thread serves it. A task started at an outer level may therefore make a
+//! thread-sensitive call while the thread waits one level deeper (for that very task) without
+//! deadlocking: the inner level runs the job.
 
+use std::cell::RefCell;
+use std::future::poll_fn;
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-/// A closure queued for a thread-sensitive executor.
-///
-/// A job is never lost: if it is dropped before running (its executor's caller has already returned
-/// and the queue is gone), it forwards itself to the dedicated thread instead.
-pub(crate) struct Job(Option<Box<dyn FnOnce() + Send>>);
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-impl Job {
-    pub(crate) fn new(f: impl FnOnce() + Send + 'static) -> Self {
-        Job(Some(Box::new(f)))
+use crate::context::{CallerThread, Job, CALLER_THREAD};
+
+/// The executor for a thread-sensitive call made now: the waiting sync caller if this task
+/// descends from one that still waits, otherwise the dedicated thread.
+pub(crate) fn submit(job: Job) {
+    let job = match CALLER_THREAD.try_with(CallerThread::clone) {
+        Ok(caller) => match caller.submit(job) {
+            Ok(()) => return,
+            Err(job) => job,
+        },
+        Err(_) => job,
+    };
+    dedicated_thread(job);
+}
+
+/// The job queue of one sync thread while at least one `async_to_sync` waits on it.
+struct ThreadQueue {
+    jobs: UnboundedReceiver<Job>,
+    caller: CallerThread,
+    depth: usize,
+}
+
+thread_local! {
+    static QUEUE: RefCell<Option<ThreadQueue>> = const { RefCell::new(None) };
+}
+
+/// One waiting level of `async_to_sync` on this thread; the outermost one owns the queue's life.
+pub(crate) struct Waiting(());
+
+impl Waiting {
+    /// Starts waiting on this thread and returns the caller handle tasks send jobs through.
+    pub(crate) fn enter() -> (Waiting, CallerThread) {
+        let caller = QUEUE.with(|queue| {
+            let mut queue = queue.borrow_mut();
+            let queue = queue.get_or_insert_with(|| {
+                let (tx, jobs) = unbounded_channel::<Job>();
+                let caller = CallerThread::new(move |job| tx.send(job).map_err(|e| e.0));
+                ThreadQueue {
+                    jobs,
+                    caller,
+                    depth: 0,
+                }
+            });
+            queue.depth += 1;
+            queue.caller.clone()
+        });
+        (Waiting(()), caller)
     }
 
-    pub(crate) fn run(mut self) {
-        if let Some(f) = self.0.take() {
-            f();
-        }
+    /// The next job queued for this thread, from whichever level queued it.
+    pub(crate) async fn next_job(&self) -> Job {
+        poll_fn(|cx| {
+            QUEUE.with(|queue| {
+                let mut queue = queue.borrow_mut();
+                let queue = queue.as_mut().expect("a waiting level keeps the queue");
+                queue
+                    .jobs
+                    .poll_recv(cx)
+                    .map(|job| job.expect("the queue holds a sender of its own while it exists"))
+            })
+        })
+        .await
     }
 }
 
-impl Drop for Job {
+impl Drop for Waiting {
     fn drop(&mut self) {
-        if let Some(f) = self.0.take() {
-            dedicated_thread().submit(Job(Some(f)));
+        let leftover = QUEUE.with(|queue| {
+            let mut slot = queue.borrow_mut();
+            let queue = slot.as_mut().expect("a waiting level keeps the queue");
+            queue.depth -= 1;
+            if queue.depth > 0 {
+                return None;
+            }
+            // The outermost level returns: nobody serves this thread's queue any more, so what
+            // is queued, and whatever is sent from now on, goes to the dedicated thread.
+            let mut queue = slot.take().expect("checked above");
+            queue.jobs.close();
+            let mut leftover = Vec::new();
+            while let Ok(job) = queue.jobs.try_recv() {
+                leftover.push(job);
+            }
+            Some(leftover)
+        });
+        for job in leftover.into_iter().flatten() {
+            dedicated_thread(job);
         }
     }
 }
 
-/// The executor a thread-sensitive call is routed to.
-#[derive(Clone)]
-pub(crate) struct Executor(Arc<dyn Fn(Job) + Send + Sync>);
-
-impl Executor {
-    /// An executor that hands jobs to `send`; a job `send` cannot deliver is simply dropped, which
-    /// forwards it to the dedicated thread.
-    pub(crate) fn new(send: impl Fn(Job) + Send + Sync + 'static) -> Self {
-        Executor(Arc::new(send))
-    }
-
-    pub(crate) fn submit(&self, job: Job) {
-        (self.0)(job)
-    }
-}
-
-tokio::task_local! {
-    /// Set on every future `async_to_sync` runs: the waiting caller's thread.
-    pub(crate) static CALLER_THREAD: Executor;
-}
-
-/// The executor for a call made now: the waiting sync caller if this task descends from one,
-/// otherwise the dedicated thread.
-pub(crate) fn current() -> Executor {
-    CALLER_THREAD
-        .try_with(Executor::clone)
-        .unwrap_or_else(|_| dedicated_thread().clone())
-}
-
-/// The single process-wide thread that serves thread-sensitive calls with no waiting caller, so
-/// that code which must stay on one thread (thread-local state, non-`Send` handles kept in TLS) does.
-fn dedicated_thread() -> &'static Executor {
-    static DEDICATED: OnceLock<Executor> = OnceLock::new();
-    DEDICATED.get_or_init(|| {
+/// Runs `job` on the single process-wide thread that serves thread-sensitive calls with no
+/// waiting caller, so that code which must stay on one thread (thread-local state, non-`Send`
+/// handles kept in TLS) does.
+fn dedicated_thread(job: Job) {
+    static DEDICATED: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    let sender = DEDICATED.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("duetto-sync".into())
             .spawn(move || {
                 for job in rx {
-                    job.run();
+                    crate::context::allow_blocking(job);
                 }
             })
             .expect("cannot spawn duetto's thread-sensitive executor thread");
-        // The thread never exits, so the receiver outlives every send and a failed send is
-        // impossible; forgetting the job there avoids re-entering this initialiser from `Drop`.
-        Executor::new(move |job| {
-            if let Err(mpsc::SendError(job)) = tx.send(job) {
-                std::mem::forget(job);
-            }
-        })
-    })
+        tx
+    });
+    // The thread never exits, so the receiver outlives every send.
+    let _ = sender.send(job);
 }

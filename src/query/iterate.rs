@@ -5,43 +5,34 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::{Stream, StreamExt};
-use sea_orm::{EntityTrait, Select};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use sea_orm::{EntityTrait, FromQueryResult, QueryResult, Select};
 
 use super::{QuerySet, Runner};
-use crate::bridge::check_sync_allowed;
-use crate::transaction::Conn;
-use crate::{runtime, Error, Result};
-
-type Chunk<M> = Result<Vec<M>>;
+use crate::executor::{self, Chunks};
+use crate::{Error, Result};
 
 /// Rows of a query, streamed in chunks (from [`QuerySet::aiterator`]).
 ///
-/// A task on the home runtime reads the rows from one pooled connection and hands them over a
-/// chunk at a time; it reads the next chunk only once the previous one has been taken, so at most
-/// two chunks exist at once (the one being consumed and the next). Dropping the stream stops the
-/// query and returns its connection to the pool.
+/// Outside a transaction a task on the home runtime reads the rows from one pooled connection
+/// and hands them over a chunk at a time; it reads the next chunk only once the previous one has
+/// been taken, so at most two chunks exist at once. Dropping the stream stops the query; a
+/// connection dropped half-read is closed rather than reused.
+///
+/// Inside an [`aatomic`](crate::aatomic) scope the stream shares the scope's connection with
+/// the body, taking it one chunk at a time, so the body may write between chunks (Django's
+/// `iterator()` + `save()`). On PostgreSQL it reads through a server-side cursor (bounded
+/// memory); on MySQL and SQLite it reads every row when it starts and hands them out a chunk at
+/// a time, as Django does on MySQL.
 pub struct ModelStream<M> {
-    state: State<M>,
+    state: State,
     current: std::vec::IntoIter<M>,
+    decode: fn(&QueryResult) -> std::result::Result<M, sea_orm::DbErr>,
 }
 
-enum State<M> {
-    NotStarted(Box<dyn FnOnce() -> Result<Running<M>> + Send>),
-    Running(Running<M>),
+enum State {
+    NotStarted(Box<dyn FnOnce() -> Result<Chunks> + Send>),
+    Running(Chunks),
     Done,
-}
-
-struct Running<M> {
-    chunks: mpsc::Receiver<Chunk<M>>,
-    producer: JoinHandle<()>,
-}
-
-impl<M> Drop for Running<M> {
-    fn drop(&mut self) {
-        self.producer.abort();
-    }
 }
 
 // No field is structurally pinned: rows are moved out by value, never pinned in place.
@@ -55,11 +46,10 @@ impl<M> std::fmt::Debug for ModelStream<M> {
     }
 }
 
-impl<M: Send + 'static> ModelStream<M> {
+impl<M: FromQueryResult + Send + 'static> ModelStream<M> {
     fn new<E>(select: Select<E>, runner: Runner, chunk: usize) -> Self
     where
         E: EntityTrait<Model = M>,
-        M: sea_orm::FromQueryResult,
     {
         let start = move || {
             if chunk == 0 {
@@ -68,39 +58,55 @@ impl<M: Send + 'static> ModelStream<M> {
                     reason: "the chunk size must be at least 1".into(),
                 });
             }
-            // Resolved here, in the consumer's task or thread, so the stream joins its transaction.
+            // Resolved here, in the consumer's task or thread, so the stream joins its scope.
             let conn = runner.connection()?;
-            let (tx, rx) = mpsc::channel(1);
-            let producer = runtime::handle()?.spawn(produce(select, conn, chunk, tx));
-            Ok(Running {
-                chunks: rx,
-                producer,
-            })
+            let stmt = sea_orm::QueryTrait::build(&select, conn_backend(&conn));
+            executor::chunks(conn, stmt, chunk)
         };
         ModelStream {
             state: State::NotStarted(Box::new(start)),
             current: Vec::new().into_iter(),
+            decode: |row| M::from_query_result(row, ""),
         }
     }
+}
 
-    /// Starts the producer on first use, so building a stream does no I/O.
-    fn running(&mut self) -> Option<std::result::Result<&mut Running<M>, Error>> {
+fn conn_backend(conn: &executor::Conn) -> sea_orm::DbBackend {
+    sea_orm::ConnectionTrait::get_database_backend(conn)
+}
+
+impl<M> ModelStream<M> {
+    /// Polls for the next chunk, starting the query on first use.
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Vec<M>>>> {
         if let State::NotStarted(_) = self.state {
             let State::NotStarted(start) = std::mem::replace(&mut self.state, State::Done) else {
                 unreachable!()
             };
             match start() {
-                Ok(running) => self.state = State::Running(running),
-                Err(e) => return Some(Err(e)),
+                Ok(chunks) => self.state = State::Running(chunks),
+                Err(e) => return Poll::Ready(Some(Err(e))),
             }
         }
-        match &mut self.state {
-            State::Running(running) => Some(Ok(running)),
-            _ => None,
+        let State::Running(chunks) = &mut self.state else {
+            return Poll::Ready(None);
+        };
+        let decode = self.decode;
+        match chunks.poll_next_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(rows))) => Poll::Ready(Some(
+                rows.iter()
+                    .map(|row| decode(row).map_err(Error::from))
+                    .collect(),
+            )),
+            Poll::Ready(other) => {
+                self.state = State::Done;
+                Poll::Ready(other.map(|e| e.map(|_| Vec::new())))
+            }
         }
     }
 
-    fn take_chunk(&mut self, chunk: Option<Chunk<M>>) -> Option<Result<M>> {
+    /// Takes a polled chunk: its first row, keeping the rest; an error ends the stream.
+    fn take_chunk(&mut self, chunk: Option<Result<Vec<M>>>) -> Option<Result<M>> {
         match chunk {
             Some(Ok(rows)) => {
                 self.current = rows.into_iter();
@@ -118,84 +124,24 @@ impl<M: Send + 'static> ModelStream<M> {
     }
 }
 
-impl<M: Send + 'static> Stream for ModelStream<M> {
+impl<M> Stream for ModelStream<M> {
     type Item = Result<M>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(row) = this.current.next() {
-            return Poll::Ready(Some(Ok(row)));
-        }
-        let chunk = match this.running() {
-            None => return Poll::Ready(None),
-            Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-            Some(Ok(running)) => match running.chunks.poll_recv(cx) {
+        loop {
+            if let Some(row) = this.current.next() {
+                return Poll::Ready(Some(Ok(row)));
+            }
+            let chunk = match this.poll_chunk(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(chunk) => chunk,
-            },
-        };
-        Poll::Ready(this.take_chunk(chunk))
-    }
-}
-
-/// Reads `select` on the home runtime and sends its rows in chunks of `chunk`.
-async fn produce<E: EntityTrait>(
-    select: Select<E>,
-    conn: Conn,
-    chunk: usize,
-    tx: mpsc::Sender<Chunk<E::Model>>,
-) {
-    match &conn {
-        Conn::Pool(pool) => send_chunks(select.stream(pool).await, chunk, tx).await,
-        Conn::Txn(txn, _) => send_chunks(select.stream(&**txn).await, chunk, tx).await,
-    }
-}
-
-async fn send_chunks<M, S>(
-    rows: std::result::Result<S, sea_orm::DbErr>,
-    chunk: usize,
-    tx: mpsc::Sender<Chunk<M>>,
-) where
-    S: Stream<Item = std::result::Result<M, sea_orm::DbErr>>,
-{
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => {
-            let _ = tx.send(Err(e.into())).await;
-            return;
-        }
-    };
-    let mut rows = std::pin::pin!(rows);
-    loop {
-        // Wait for room before reading: the consumer has taken the previous chunk.
-        let Ok(permit) = tx.reserve().await else {
-            return; // the stream was dropped
-        };
-        let mut buffer = Vec::with_capacity(chunk);
-        let mut failure = None;
-        while buffer.len() < chunk {
-            match rows.next().await {
-                Some(Ok(row)) => buffer.push(row),
-                Some(Err(e)) => {
-                    failure = Some(Error::from(e));
-                    break;
-                }
-                None => break,
+            };
+            // An empty chunk (a scoped stream's last one) is no reason to stop here.
+            if matches!(&chunk, Some(Ok(rows)) if rows.is_empty()) {
+                continue;
             }
-        }
-        let finished = failure.is_some() || buffer.len() < chunk;
-        match (buffer.is_empty(), failure) {
-            (true, Some(e)) => permit.send(Err(e)),
-            (true, None) => {}
-            (false, failure) => {
-                permit.send(Ok(buffer));
-                if let Some(e) = failure {
-                    let _ = tx.send(Err(e)).await;
-                }
-            }
-        }
-        if finished {
-            return;
+            return Poll::Ready(this.take_chunk(chunk));
         }
     }
 }
@@ -228,19 +174,29 @@ impl<M: Send + 'static> Iterator for ModelIter<M> {
         if let Some(row) = self.stream.current.next() {
             return Some(Ok(row));
         }
-        if let Err(e) = check_sync_allowed("iterator") {
-            self.failed = true;
-            return Some(Err(e));
-        }
-        let chunk = match self.stream.running()? {
-            Err(e) => {
-                self.failed = true;
-                return Some(Err(e));
-            }
-            // A plain thread (the guard passed): tokio's blocking receive is the whole wait.
-            Ok(running) => running.chunks.blocking_recv(),
+        // The next chunk is read by the async stream, through the bridge (which runs the
+        // blocking guard); the stream moves into that future and back.
+        let placeholder = ModelStream {
+            state: State::Done,
+            current: Vec::new().into_iter(),
+            decode: self.stream.decode,
         };
-        let item = self.stream.take_chunk(chunk);
+        let mut stream = std::mem::replace(&mut self.stream, placeholder);
+        let polled = crate::bridge::blocking_twin("iterator", async move {
+            let chunk = std::future::poll_fn(|cx| stream.poll_chunk(cx)).await;
+            Ok((stream, chunk))
+        });
+        let item = match polled {
+            Ok((stream, chunk)) => {
+                self.stream = stream;
+                let empty = matches!(&chunk, Some(Ok(rows)) if rows.is_empty());
+                if empty {
+                    return self.next();
+                }
+                self.stream.take_chunk(chunk)
+            }
+            Err(e) => Some(Err(e)),
+        };
         if matches!(item, Some(Err(_))) {
             self.failed = true;
         }

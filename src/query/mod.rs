@@ -18,60 +18,8 @@ pub use iterate::{ModelIter, ModelStream};
 pub(crate) use read::pk_condition;
 pub use read::PrimaryKeyOf;
 
-use crate::runtime::on_home;
-use crate::transaction::{self, Conn};
-use crate::{Db, Error, Result};
-
-/// Which database a query runs on.
-#[derive(Debug, Clone, Default)]
-pub enum Using {
-    /// The database registered as `"default"` (see [`set_default`](crate::set_default)).
-    #[default]
-    Default,
-    /// The database registered under this alias.
-    Alias(String),
-    /// This database.
-    Db(Db),
-}
-
-impl Using {
-    /// The database this resolves to now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NoDatabase`](crate::Error::NoDatabase) when the alias is not registered.
-    pub fn resolve(&self) -> Result<Db> {
-        match self {
-            Using::Default => crate::default_db(),
-            Using::Alias(alias) => crate::db(alias),
-            Using::Db(db) => Ok(db.clone()),
-        }
-    }
-}
-
-impl From<&Db> for Using {
-    fn from(db: &Db) -> Self {
-        Using::Db(db.clone())
-    }
-}
-
-impl From<Db> for Using {
-    fn from(db: Db) -> Self {
-        Using::Db(db)
-    }
-}
-
-impl From<&str> for Using {
-    fn from(alias: &str) -> Self {
-        Using::Alias(alias.to_owned())
-    }
-}
-
-impl From<String> for Using {
-    fn from(alias: String) -> Self {
-        Using::Alias(alias)
-    }
-}
+pub(crate) use crate::executor::Runner;
+use crate::executor::Using;
 
 /// A lazy query on entity `E` (Django's `QuerySet`). Get one with [`Objects::objects`].
 ///
@@ -114,54 +62,6 @@ enum RowLock {
     Wait,
     NoWait,
     SkipLocked,
-}
-
-/// Resolves a queryset's database when its statement runs (not when it is built) and runs the
-/// statement there: inside the caller's transaction scope if one is open on that database.
-pub(crate) struct Runner {
-    using: Using,
-    locking: bool,
-}
-
-impl Runner {
-    /// The connection to run on now, from the caller's task or thread.
-    pub(crate) fn connection(&self) -> Result<Conn> {
-        let db = self.using.resolve()?;
-        let conn = transaction::connection_for(&db)?;
-        if self.locking {
-            if db.backend() == sea_orm::DbBackend::Sqlite {
-                return Err(Error::NotSupported {
-                    operation: "select_for_update",
-                    reason: "SQLite has no row locks (its writers are already serialised)".into(),
-                });
-            }
-            if conn.scope().is_none() {
-                return Err(Error::Transaction(
-                    "select_for_update cannot be used outside of an atomic scope".into(),
-                ));
-            }
-        }
-        Ok(conn)
-    }
-
-    /// Runs `f` on [`connection`](Self::connection), on the home runtime. A database error in
-    /// a transaction scope marks that scope broken.
-    pub(crate) async fn run<F, Fut, T>(self, f: F) -> Result<T>
-    where
-        F: FnOnce(Conn) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let conn = self.connection()?;
-        let scope = conn.scope().cloned();
-        let outcome = on_home(f(conn)).await?;
-        if let (Err(error), Some(scope)) = (&outcome, scope) {
-            if error.is_from_database() {
-                scope.mark_broken(error);
-            }
-        }
-        outcome
-    }
 }
 
 impl<E: EntityTrait> Clone for QuerySet<E> {
@@ -430,9 +330,6 @@ impl<E: EntityTrait> QuerySet<E> {
 
     /// What runs this queryset's statements: its database, and whether it locks rows.
     pub(crate) fn runner(&self) -> Runner {
-        Runner {
-            using: self.using.clone(),
-            locking: self.lock.is_some(),
-        }
+        Runner::new(self.using.clone(), self.lock.is_some())
     }
 }

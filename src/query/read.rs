@@ -470,6 +470,11 @@ impl<E: EntityTrait> QuerySet<E> {
     /// The rows whose primary keys are in `pks`, keyed by primary key (Django's `ain_bulk`).
     /// Missing keys are simply absent; long key lists are split under the backend's bind limit.
     ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] on a sliced queryset (`limit`/`offset`), as in Django: the slice
+    /// cannot be applied to a key list that is read in several batches.
+    ///
     /// ```
     /// # duetto::doc_db::with_users(|| async {
     /// use duetto::prelude::*;
@@ -492,6 +497,12 @@ impl<E: EntityTrait> QuerySet<E> {
             .collect();
         let qs = self.clone();
         async move {
+            if qs.is_sliced() {
+                return Err(Error::NotSupported {
+                    operation: "in_bulk",
+                    reason: "in_bulk on a sliced queryset (limit/offset)".into(),
+                });
+            }
             let mut found = HashMap::with_capacity(keys.len());
             if keys.is_empty() {
                 return Ok(found);

@@ -261,7 +261,7 @@ impl<E: EntityTrait> QuerySet<E> {
         E::Model: IntoActiveModel<A>,
     {
         let db = self.using.resolve()?;
-        if crate::transaction::in_scope(&db) {
+        if crate::executor::scope_for(&db).is_some() {
             db.aatomic(self.acreate(active)).await
         } else {
             self.acreate(active).await
@@ -368,15 +368,12 @@ impl<E: EntityTrait> QuerySet<E> {
                 .filter(|col| rows.iter().any(|row| !row.get(*col).is_not_set()))
                 .count()
                 .max(1);
-            runner
-                .run(move |conn| async move {
-                    let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
-                    let txn = conn.begin().await?;
-                    let inserted = insert_rows(&txn, rows, per_batch).await?;
-                    txn.commit().await?;
-                    Ok(inserted)
-                })
-                .await
+            let db = runner.db()?;
+            db.aatomic(runner.run(move |conn| async move {
+                let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
+                Ok(insert_rows(&conn, rows, per_batch).await?)
+            }))
+            .await
         }
     }
 
@@ -438,41 +435,39 @@ impl<E: EntityTrait> QuerySet<E> {
             if models.is_empty() || cols.is_empty() {
                 return Ok(0);
             }
-            runner
-                .run(move |conn| async move {
-                    let per_row = 2 * cols.len() + 1;
-                    let per_batch = (bind_limit(conn.get_database_backend()) / per_row)
-                        .clamp(1, BULK_UPDATE_MAX_ROWS);
-                    let txn = conn.begin().await?;
-                    let mut updated = 0;
-                    let mut models = models.into_iter().peekable();
-                    while models.peek().is_some() {
-                        let batch: Vec<E::Model> = models.by_ref().take(per_batch).collect();
-                        let mut update = E::update_many();
-                        for col in &cols {
-                            let case = batch
-                                .iter()
-                                .fold(CaseStatement::new(), |case, model| {
-                                    case.case(
-                                        key.eq(model.get(key)),
-                                        col.save_as(Expr::val(model.get(*col))),
-                                    )
-                                })
-                                .finally(Expr::col(*col));
-                            update = update.col_expr(*col, SimpleExpr::Case(Box::new(case)));
-                        }
-                        let pks: Vec<_> = batch.iter().map(|model| model.get(key)).collect();
-                        drop(batch);
-                        updated += update
-                            .filter(key.is_in(pks))
-                            .exec(&txn)
-                            .await?
-                            .rows_affected;
+            let db = runner.db()?;
+            db.aatomic(runner.run(move |conn| async move {
+                let per_row = 2 * cols.len() + 1;
+                let per_batch = (bind_limit(conn.get_database_backend()) / per_row)
+                    .clamp(1, BULK_UPDATE_MAX_ROWS);
+                let mut updated = 0;
+                let mut models = models.into_iter().peekable();
+                while models.peek().is_some() {
+                    let batch: Vec<E::Model> = models.by_ref().take(per_batch).collect();
+                    let mut update = E::update_many();
+                    for col in &cols {
+                        let case = batch
+                            .iter()
+                            .fold(CaseStatement::new(), |case, model| {
+                                case.case(
+                                    key.eq(model.get(key)),
+                                    col.save_as(Expr::val(model.get(*col))),
+                                )
+                            })
+                            .finally(Expr::col(*col));
+                        update = update.col_expr(*col, SimpleExpr::Case(Box::new(case)));
                     }
-                    txn.commit().await?;
-                    Ok(updated)
-                })
-                .await
+                    let pks: Vec<_> = batch.iter().map(|model| model.get(key)).collect();
+                    drop(batch);
+                    updated += update
+                        .filter(key.is_in(pks))
+                        .exec(&conn)
+                        .await?
+                        .rows_affected;
+                }
+                Ok(updated)
+            }))
+            .await
         }
     }
 

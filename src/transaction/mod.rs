@@ -16,20 +16,16 @@
 //! would refuse every further statement anyway; duetto makes all backends agree). Wrap the
 //! statement that may fail in a nested scope to recover, as Django's `get_or_create` does.
 
-mod conn;
-mod scope;
-
 use std::future::Future;
 use std::panic::{resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
+use sea_orm::{DbBackend, IsolationLevel};
 
-pub(crate) use conn::Conn;
-pub(crate) use scope::Ambient;
-use scope::Scope;
-
+use crate::context::Ambient;
+use crate::error::TransactionProblem;
+use crate::executor::{self, HeldConn, Scope};
 use crate::runtime::on_home;
 use crate::{Db, Error, Result};
 
@@ -70,84 +66,88 @@ impl AtomicOptions {
     }
 }
 
-/// The connection a statement on `db` runs on now: the innermost open scope's transaction on that
-/// database, else the pool.
-pub(crate) fn connection_for(db: &Db) -> Result<Conn> {
-    match Ambient::scope_for(db) {
-        Some(scope) => Ok(Conn::Txn(scope.transaction()?, scope)),
-        None => Ok(Conn::Pool(db.conn().clone())),
+/// The statement that opens the outermost transaction.
+///
+/// SQLite opens it `IMMEDIATE`: a deferred transaction that reads first and writes later cannot
+/// upgrade to a writer while another connection writes (`database is locked`, immediately, past
+/// any busy timeout), which is what every read-modify-write scope does. Taking the write lock at
+/// `BEGIN` makes concurrent scopes queue on the busy timeout instead (Django 5.1's
+/// `transaction_mode = "IMMEDIATE"`).
+fn begin_statements(backend: DbBackend, options: &AtomicOptions) -> Vec<String> {
+    let mut characteristics = Vec::new();
+    if let Some(level) = options.isolation {
+        characteristics.push(format!("ISOLATION LEVEL {level}"));
+    }
+    if options.read_only {
+        characteristics.push("READ ONLY".to_owned());
+    }
+    match backend {
+        DbBackend::Sqlite => vec!["BEGIN IMMEDIATE".to_owned()],
+        DbBackend::Postgres => vec![format!("BEGIN {}", characteristics.join(" "))],
+        // MySQL sets the isolation level for the next transaction only, before it starts.
+        _ => {
+            let mut statements = Vec::new();
+            if let Some(level) = options.isolation {
+                statements.push(format!("SET TRANSACTION ISOLATION LEVEL {level}"));
+            }
+            statements.push(if options.read_only {
+                "START TRANSACTION READ ONLY".to_owned()
+            } else {
+                "START TRANSACTION".to_owned()
+            });
+            statements
+        }
     }
 }
 
-/// Whether the caller is inside an open scope on `db`.
-pub(crate) fn in_scope(db: &Db) -> bool {
-    Ambient::scope_for(db).is_some()
-}
-
+/// Opens a scope on `db`: a transaction on a connection taken from the pool, or a savepoint in
+/// the scope already open around the caller.
 async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
-    let parent = Ambient::scope_for(db);
-    let opening = match &parent {
-        Some(parent) => Conn::Txn(parent.transaction()?, parent.clone()),
-        None => Conn::Pool(db.conn().clone()),
-    };
-    let (isolation, read_only) = (options.isolation, options.read_only);
-    let txn = on_home(async move {
-        match opening {
-            Conn::Pool(pool) => {
-                let access = read_only.then_some(AccessMode::ReadOnly);
-                pool.begin_with_config(isolation, access).await
-            }
-            nested => nested.begin().await,
+    let failed = |e: Error| Error::transaction_because(db.alias(), TransactionProblem::Begin, e);
+    if let Some(parent) = executor::scope_for(db) {
+        let scope = Scope::savepoint(db, parent.clone());
+        let sql = format!("SAVEPOINT {}", scope.savepoint_name());
+        let opened = on_home(async move {
+            let mut conn = parent.lock().await?;
+            conn.execute_unprepared(&sql).await.map_err(Error::from)
+        })
+        .await?;
+        opened.map_err(failed)?;
+        return Ok(Arc::new(scope));
+    }
+    let pool = db.pool().clone();
+    let statements = begin_statements(pool.backend(), options);
+    let conn = on_home(async move {
+        let mut conn = pool.acquire().await?;
+        for sql in &statements {
+            conn.execute_unprepared(sql).await?;
+            // From the first statement on the server may hold a transaction for us.
+            conn.set_in_transaction(true);
         }
+        Ok::<_, sea_orm::DbErr>(conn)
     })
     .await?
-    .map_err(|e| {
-        Error::Transaction(format!(
-            "cannot open a transaction on `{}` ({}): {e}",
-            db.alias(),
-            db.url()
-        ))
-    })?;
-    Ok(Arc::new(Scope::new(db, txn, parent)))
+    .map_err(|e| failed(e.into()))?;
+    Ok(Arc::new(Scope::outermost(db, HeldConn::new(conn))))
 }
 
-/// Commits (or rolls back) `scope` and hands its `on_commit` callbacks on.
-async fn finish(scope: Arc<Scope>, commit: bool) -> Result<()> {
-    let Some(txn) = scope.take_transaction() else {
-        return Err(Error::Transaction(format!(
-            "the transaction on `{}` was already finished",
-            scope.alias()
-        )));
-    };
-    let broken = scope.broken();
-    let commit = commit && broken.is_none();
-    let txn = match Arc::try_unwrap(txn) {
-        Ok(txn) => txn,
-        Err(still_shared) => {
-            // Dropping our handle leaves the rollback to whoever holds the last one.
-            drop(still_shared);
-            return Err(Error::Transaction(format!(
-                "a task started inside the atomic scope on `{}` still uses its transaction; \
-                 rolled back (await such tasks before the scope ends)",
-                scope.alias()
-            )));
-        }
-    };
-    on_home(async move {
-        if commit {
-            txn.commit().await
-        } else {
-            txn.rollback().await
-        }
-    })
-    .await??;
-    if let Some(reason) = broken {
-        return Err(Error::Transaction(format!(
-            "the atomic scope on `{}` was rolled back: a statement inside it failed ({reason})",
-            scope.alias()
-        )));
+/// Rolls an open scope back when its `aatomic`/`atomic` call is left without ending it
+/// (cancelled, or unwinding), however many tasks or streams still hold the scope.
+struct Abandon(Arc<Scope>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
-    if commit {
+}
+
+/// Ends `scope`: waits for the statement in flight on its connection, then commits (or rolls
+/// back) and hands its `on_commit` callbacks on.
+async fn finish(scope: Arc<Scope>, commit: bool) -> Result<()> {
+    let ending = scope.clone();
+    let outcome = on_home(async move { end(&ending, commit).await }).await?;
+    let committed = outcome?;
+    if committed {
         let callbacks = scope.take_on_commit();
         match &scope.parent {
             // A savepoint's callbacks wait for the outermost commit.
@@ -156,6 +156,41 @@ async fn finish(scope: Arc<Scope>, commit: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The statements that end `scope`; `Ok(true)` if it committed.
+async fn end(scope: &Scope, commit: bool) -> Result<bool> {
+    let mut conn = scope.lock_to_finish().await?;
+    let broken = scope.broken();
+    let commit = commit && broken.is_none();
+    let (sql, problem) = match (scope.depth(), commit) {
+        (0, true) => ("COMMIT".to_owned(), TransactionProblem::Commit),
+        (0, false) => ("ROLLBACK".to_owned(), TransactionProblem::Rollback),
+        (_, true) => (
+            format!("RELEASE SAVEPOINT {}", scope.savepoint_name()),
+            TransactionProblem::Commit,
+        ),
+        (_, false) => (
+            format!("ROLLBACK TO SAVEPOINT {}", scope.savepoint_name()),
+            TransactionProblem::Rollback,
+        ),
+    };
+    let ended = conn.execute_unprepared(&sql).await;
+    if scope.depth() == 0 {
+        // Only a completed COMMIT/ROLLBACK leaves the connection clean for the pool; after a
+        // failed one it is closed.
+        if ended.is_ok() {
+            conn.set_in_transaction(false);
+        }
+        conn.release();
+    }
+    if let Err(e) = ended {
+        return Err(Error::transaction_because(scope.alias(), problem, e));
+    }
+    match broken {
+        Some(reason) => Err(scope.error(TransactionProblem::Broken { reason })),
+        None => Ok(commit),
+    }
 }
 
 impl Db {
@@ -179,7 +214,7 @@ impl Db {
     /// let result: duetto::Result<()> = db
     ///     .aatomic(async {
     ///         user::Entity::objects().using(&db).adelete().await?;
-    ///         Err(duetto::Error::Transaction("changed my mind".into()))
+    ///         Err(duetto::Error::other(std::io::Error::other("changed my mind")))
     ///     })
     ///     .await;
     /// assert!(result.is_err());
@@ -215,7 +250,8 @@ impl Db {
         F: Future<Output = Result<T>>,
     {
         let scope = begin(self, &options).await?;
-        let inside = Ambient::current().with_scope(scope.clone());
+        let _abandon = Abandon(scope.clone());
+        let inside = Ambient::current().with_scope(scope.pool(), scope.clone());
         let outcome = AssertUnwindSafe(inside.scope_future(body))
             .catch_unwind()
             .await;
@@ -292,7 +328,8 @@ impl Db {
             let ambient = ambient.clone();
             async move { ambient.scope_future(begin(&db, &options)).await }
         })?;
-        let inside = ambient.with_scope(scope.clone());
+        let _abandon = Abandon(scope.clone());
+        let inside = ambient.with_scope(scope.pool(), scope.clone());
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| inside.enter_thread(body)));
         let finishing = |commit: bool| {
             let scope = scope.clone();
@@ -327,7 +364,7 @@ impl Db {
     /// # Ok(()) });
     /// ```
     pub fn on_commit(&self, callback: impl FnOnce() + Send + 'static) {
-        match Ambient::scope_for(self) {
+        match executor::scope_for(self) {
             Some(scope) => scope.add_on_commit(Box::new(callback)),
             None => callback(),
         }
@@ -401,7 +438,7 @@ where
 /// # Ok(()) });
 /// ```
 pub fn on_commit(callback: impl FnOnce() + Send + 'static) {
-    match Ambient::innermost() {
+    match Ambient::innermost::<Scope>() {
         Some(scope) => scope.add_on_commit(Box::new(callback)),
         None => callback(),
     }
@@ -419,7 +456,7 @@ pub async fn aon_commit<F>(fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    match Ambient::innermost() {
+    match Ambient::innermost::<Scope>() {
         Some(scope) => scope.add_on_commit(Box::new(move || {
             if let Ok(home) = crate::runtime::handle() {
                 home.spawn(fut);

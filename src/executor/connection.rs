@@ -1,0 +1,312 @@
+//! One pooled connection that knows whether its protocol exchange is complete.
+//!
+//! duetto runs statements itself, through sqlx, on connections it checks out of the pool that
+//! SeaORM's [`DatabaseConnection`] wraps. Owning the checkout is what lets it tell a clean
+//! connection from an interrupted one: SeaORM and sqlx release a connection the same way whether
+//! its last exchange finished or its future was dropped half-way, and sqlx's release-time ping
+//! cannot see an open transaction (PostgreSQL) or recover a half-read prepare (MySQL).
+
+use futures_util::stream::{BoxStream, StreamExt};
+use sea_orm::sea_query::Values;
+use sea_orm::sqlx;
+use sea_orm::{
+    ConnAcquireErr, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement,
+};
+use sea_query_sqlx::SqlxValues;
+
+// SeaORM's own conversions of sqlx errors, which it keeps private: the same `DbErr` shapes, so
+// errors read the same whichever path ran the statement.
+fn sqlx_error_to_exec_err(err: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(err.into()))
+}
+
+fn sqlx_error_to_query_err(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(err.into()))
+}
+
+fn sqlx_conn_acquire_err(err: sqlx::Error) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        other => DbErr::Conn(RuntimeErr::SqlxError(other.into())),
+    }
+}
+
+/// The sqlx pool behind a SeaORM connection.
+#[derive(Clone)]
+pub(crate) enum Pool {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+}
+
+enum Raw {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+/// Runs `$body` with `$c` bound to the backend's `&mut Connection`.
+macro_rules! on_raw {
+    ($raw:expr, $c:ident => $body:expr) => {
+        match $raw {
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(conn) => {
+                let $c = &mut **conn;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            Raw::MySql(conn) => {
+                let $c = &mut **conn;
+                $body
+            }
+            #[cfg(feature = "sqlite")]
+            Raw::Sqlite(conn) => {
+                let $c = &mut **conn;
+                $body
+            }
+        }
+    };
+}
+
+impl Pool {
+    /// The pool of a SeaORM connection made by `sea_orm::Database::connect`.
+    pub(crate) fn of(conn: &DatabaseConnection) -> Pool {
+        match conn.get_database_backend() {
+            #[cfg(feature = "postgres")]
+            DbBackend::Postgres => Pool::Postgres(conn.get_postgres_connection_pool().clone()),
+            #[cfg(feature = "mysql")]
+            DbBackend::MySql => Pool::MySql(conn.get_mysql_connection_pool().clone()),
+            #[cfg(feature = "sqlite")]
+            DbBackend::Sqlite => Pool::Sqlite(conn.get_sqlite_connection_pool().clone()),
+            #[allow(unreachable_patterns)]
+            other => unreachable!("a {other:?} pool exists only with its backend feature"),
+        }
+    }
+
+    pub(crate) fn backend(&self) -> DbBackend {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => DbBackend::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => DbBackend::MySql,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => DbBackend::Sqlite,
+        }
+    }
+
+    /// Checks a connection out of the pool, clean.
+    pub(crate) async fn acquire(&self) -> Result<PooledConn, DbErr> {
+        let raw = match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                Raw::Postgres(pool.acquire().await.map_err(sqlx_conn_acquire_err)?)
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => Raw::MySql(pool.acquire().await.map_err(sqlx_conn_acquire_err)?),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => Raw::Sqlite(pool.acquire().await.map_err(sqlx_conn_acquire_err)?),
+        };
+        Ok(PooledConn {
+            raw: Some(raw),
+            backend: self.backend(),
+            exchange_open: false,
+            in_transaction: false,
+        })
+    }
+}
+
+/// A connection checked out of the pool, with the one fact sqlx does not keep: whether the last
+/// exchange with the server completed.
+///
+/// | state | how it gets there | on release |
+/// |---|---|---|
+/// | clean | checked out; an exchange completed; `COMMIT`/`ROLLBACK` completed | back to the pool, no round trip |
+/// | exchange open | a statement was sent and its reply not fully read yet | (only if dropped now) discarded |
+/// | in transaction | `BEGIN` completed | discarded |
+///
+/// An exchange is open from the moment a statement starts until its last reply is read. A
+/// connection released while one is open was *interrupted* (its future was dropped: a timeout, a
+/// `select!`, an aborted task): the server may still be executing, may hold a transaction opened
+/// by a `BEGIN` whose reply never came, and sqlx's buffers may hold half a reply. Such a
+/// connection is closed, never reused: the server then rolls back whatever it had open. The same
+/// goes for a connection released inside a transaction (its scope was dropped without finishing).
+pub(crate) struct PooledConn {
+    raw: Option<Raw>,
+    backend: DbBackend,
+    exchange_open: bool,
+    in_transaction: bool,
+}
+
+impl PooledConn {
+    pub(crate) fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// Whether an exchange was left open by a dropped future: nothing may run on it any more.
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.exchange_open
+    }
+
+    /// Records whether a transaction is open on this connection (after `BEGIN` / `COMMIT`).
+    pub(crate) fn set_in_transaction(&mut self, open: bool) {
+        self.in_transaction = open;
+    }
+
+    fn raw(&mut self) -> &mut Raw {
+        self.raw
+            .as_mut()
+            .expect("a pooled connection holds its raw connection until dropped")
+    }
+
+    /// Runs `exchange` with the exchange marked open; only its completion (success or a server
+    /// error, both of which leave the protocol in step) marks it closed again.
+    async fn exchange<T>(&mut self, exchange: impl AsyncFnOnce(&mut Raw) -> T) -> Result<T, DbErr> {
+        if self.exchange_open {
+            return Err(DbErr::Custom(
+                "this connection was interrupted mid-statement and cannot be reused".into(),
+            ));
+        }
+        self.exchange_open = true;
+        let out = exchange(self.raw()).await;
+        self.exchange_open = false;
+        Ok(out)
+    }
+
+    pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let values = stmt.values.unwrap_or(Values(Vec::new()));
+        let sql = stmt.sql;
+        self.exchange(async move |raw| {
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
+                .execute(c)
+                .await
+                .map(ExecResult::from))
+        })
+        .await?
+        .map_err(sqlx_error_to_exec_err)
+    }
+
+    pub(crate) async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult, DbErr> {
+        use sqlx::Executor;
+        let sql = sql.to_owned();
+        self.exchange(async move |raw| {
+            on_raw!(raw, c => c.execute(sqlx::AssertSqlSafe(sql)).await.map(ExecResult::from))
+        })
+        .await?
+        .map_err(sqlx_error_to_exec_err)
+    }
+
+    pub(crate) async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let values = stmt.values.unwrap_or(Values(Vec::new()));
+        let sql = stmt.sql;
+        self.exchange(async move |raw| {
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(QueryResult::from).collect()))
+        })
+        .await?
+        .map_err(sqlx_error_to_query_err)
+    }
+
+    pub(crate) async fn query_one(
+        &mut self,
+        stmt: Statement,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        let values = stmt.values.unwrap_or(Values(Vec::new()));
+        let sql = stmt.sql;
+        self.exchange(async move |raw| {
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
+                .fetch_optional(c)
+                .await
+                .map(|row| row.map(QueryResult::from)))
+        })
+        .await?
+        .map_err(sqlx_error_to_query_err)
+    }
+
+    /// The rows of `stmt`, read as they arrive. The exchange stays open until the stream has
+    /// been read to its end, so a stream dropped half-read leaves the connection interrupted.
+    pub(crate) fn fetch(&mut self, stmt: Statement) -> BoxStream<'_, Result<QueryResult, DbErr>> {
+        if self.exchange_open {
+            return futures_util::stream::once(async {
+                Err(DbErr::Custom(
+                    "this connection was interrupted mid-statement and cannot be reused".into(),
+                ))
+            })
+            .boxed();
+        }
+        self.exchange_open = true;
+        let values = stmt.values.unwrap_or(Values(Vec::new()));
+        let exchange_open = &mut self.exchange_open;
+        let raw = self.raw.as_mut().expect("held until dropped");
+        let rows: BoxStream<'_, Result<QueryResult, DbErr>> = on_raw!(raw, c => {
+            sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql), SqlxValues(values))
+                .fetch(c)
+                .map(|row| row.map(QueryResult::from).map_err(sqlx_error_to_query_err))
+                .boxed()
+        });
+        // Closing the exchange when the rows run out is the last step of the stream.
+        let mut done = Some(exchange_open);
+        rows.chain(futures_util::stream::poll_fn(move |_| {
+            if let Some(flag) = done.take() {
+                *flag = false;
+            }
+            std::task::Poll::Ready(None)
+        }))
+        .boxed()
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        let Some(raw) = self.raw.take() else { return };
+        if !self.exchange_open && !self.in_transaction {
+            // Clean: sqlx returns it to the pool.
+            return drop(raw);
+        }
+        log::debug!(
+            "duetto: {:?} connection released {}",
+            self.backend,
+            if self.exchange_open {
+                "mid-exchange"
+            } else {
+                "inside a transaction"
+            }
+        );
+        match raw {
+            // Interrupted or inside a transaction: close it. Detaching frees its pool slot at
+            // once; dropping the socket makes the server end the session and roll back what it
+            // had open.
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(conn) => drop(conn.detach()),
+            #[cfg(feature = "mysql")]
+            Raw::MySql(conn) => drop(conn.detach()),
+            // SQLite runs each statement to its end on the connection's worker thread even when
+            // its future is dropped, so a `ROLLBACK` queued behind it always finds the connection
+            // in step; closing instead would free a shared in-memory database with its last
+            // connection.
+            #[cfg(feature = "sqlite")]
+            Raw::Sqlite(mut conn) => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        use sqlx::Executor;
+                        if let Err(e) = conn.execute("ROLLBACK").await {
+                            if !e.to_string().contains("no transaction is active") {
+                                drop(conn.detach());
+                            }
+                        }
+                    });
+                }
+                Err(_) => drop(conn.detach()),
+            },
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Where a statement runs, and on which connection.
+//!
+//! Every statement duetto sends goes through a [`Conn`]: either the pool (a connection is checked
+//! out for that one exchange and given back after it) or the connection held by the innermost
+//! scope open on that database in the caller's task or thread (a transaction or a savepoint).
+//! [`Runner`] resolves which, at the moment the statement runs, and runs it on the home runtime.
+//!
+//! # Connection states
+//!
+//! ```text
+//!            acquire                         statement sent
+//!   pool ───────────────▶ clean ─────────────────────────────▶ exchange open
+//!    ▲                    │  ▲ ◀───────────────────────────────────┘  │
+//!    │ release (no        │  │     last reply read (or server error)  │ future dropped
+//!    │ round trip)        │  │                                        ▼
+//!    └────────────────────┘  │ COMMIT / ROLLBACK read            interrupted ──▶ closed
+//!                 BEGIN read │                                        ▲   (server rolls back;
+//!                         ▼  │                                        │    SQLite: ROLLBACK
+//!                    in transaction ──── released unfinished ─────────┘    queued, then pooled)
+//! ```
+//!
+//! - A **clean** connection goes back to the pool as it is: duetto adds no round trip.
+//! - An **exchange is open** from the moment a statement is sent until its last reply is read. A
+//!   future dropped in that window (a timeout, `select!`, an aborted task, a stream dropped
+//!   half-read) leaves the connection **interrupted**: the server may still run the statement,
+//!   may hold a transaction whose `BEGIN` reply never arrived, and the driver's buffers may hold
+//!   half a reply. It is never reused: it is closed, and the server rolls back what it had open.
+//! - **In transaction** (a scope's `BEGIN` completed): the connection belongs to the scope until
+//!   its `COMMIT`/`ROLLBACK` completes. Released any other way (the scope was dropped), it is
+//!   closed like an interrupted one.
+//!
+//! Inside a scope the connection is shared: statements of the body, of the streams it reads and
+//! of the tasks it spawned take it in turn, each for one exchange (a stream for one chunk). The
+//! scope's end waits for the exchange in flight, then closes the scope: later statements from a
+//! task that outlived it get [`TransactionProblem::Ended`](crate::TransactionProblem::Ended). A
+//! scope whose connection was interrupted can only roll back, and says so with
+//! [`TransactionProblem::Interrupted`](crate::TransactionProblem::Interrupted).
+
+mod connection;
+mod scope;
+mod stream;
+
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
+
+pub(crate) use connection::Pool;
+pub(crate) use scope::{HeldConn, Scope, ScopeConn};
+pub(crate) use stream::{chunks, Chunks};
+
+use crate::context::Ambient;
+use crate::error::TransactionProblem;
+use crate::runtime::on_home;
+use crate::{Db, Error, Result};
+
+/// The connection a duetto operation executes on. Owned, so it can move into the future that
+/// runs the query.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    /// No scope is open on this database around the caller: a pooled connection per statement.
+    Pool(Pool),
+    /// The innermost scope open on this database around the caller.
+    Scoped(Arc<Scope>, Refusal),
+}
+
+/// Why the scope refused the last statement, kept in duetto's own error type: SeaORM's
+/// `ConnectionTrait` can only carry a `DbErr` back.
+#[derive(Clone, Default)]
+pub(crate) struct Refusal(Arc<Mutex<Option<Error>>>);
+
+impl Refusal {
+    fn refuse(&self, error: Error) -> DbErr {
+        let message = error.to_string();
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+        DbErr::Custom(message)
+    }
+
+    fn take(&self) -> Option<Error> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// The connection a statement on `db` runs on now: the innermost open scope on that database in
+/// the caller's task or thread, else the pool.
+pub(crate) fn connection_for(db: &Db) -> Conn {
+    match Ambient::find::<Scope>(db.pool_id()) {
+        Some(scope) => Conn::Scoped(scope, Refusal::default()),
+        None => Conn::Pool(db.pool().clone()),
+    }
+}
+
+/// The innermost scope open on `db` around the caller, if any.
+pub(crate) fn scope_for(db: &Db) -> Option<Arc<Scope>> {
+    Ambient::find::<Scope>(db.pool_id())
+}
+
+impl Conn {
+    /// The scope this runs in, if any.
+    pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
+        match self {
+            Conn::Pool(_) => None,
+            Conn::Scoped(scope, _) => Some(scope),
+        }
+    }
+
+    /// Replaces a refusal that crossed SeaORM as a `DbErr` by the error it stands for.
+    pub(crate) fn explain(&self, error: Error) -> Error {
+        match self {
+            Conn::Scoped(_, refusal) => refusal.take().unwrap_or(error),
+            Conn::Pool(_) => error,
+        }
+    }
+
+    async fn scoped<'a>(
+        scope: &'a Scope,
+        refusal: &Refusal,
+    ) -> std::result::Result<ScopeConn<'a>, DbErr> {
+        scope.lock().await.map_err(|e| match e {
+            Error::Db(db) => db,
+            other => refusal.refuse(other),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Conn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Conn::Pool(pool) => pool.backend(),
+            Conn::Scoped(scope, _) => scope.backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
+        match self {
+            Conn::Pool(pool) => pool.acquire().await?.execute(stmt).await,
+            Conn::Scoped(scope, refusal) => Self::scoped(scope, refusal).await?.execute(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
+        match self {
+            Conn::Pool(pool) => pool.acquire().await?.execute_unprepared(sql).await,
+            Conn::Scoped(scope, refusal) => {
+                Self::scoped(scope, refusal)
+                    .await?
+                    .execute_unprepared(sql)
+                    .await
+            }
+        }
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> std::result::Result<Option<QueryResult>, DbErr> {
+        match self {
+            Conn::Pool(pool) => pool.acquire().await?.query_one(stmt).await,
+            Conn::Scoped(scope, refusal) => {
+                Self::scoped(scope, refusal).await?.query_one(stmt).await
+            }
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Conn::Pool(pool) => pool.acquire().await?.query_all(stmt).await,
+            Conn::Scoped(scope, refusal) => {
+                Self::scoped(scope, refusal).await?.query_all(stmt).await
+            }
+        }
+    }
+}
+
+/// Which database a query runs on.
+#[derive(Debug, Clone, Default)]
+pub enum Using {
+    /// The database registered as `"default"` (see [`set_default`](crate::set_default)).
+    #[default]
+    Default,
+    /// The database registered under this alias.
+    Alias(String),
+    /// This database.
+    Db(Db),
+}
+
+impl Using {
+    /// The database this resolves to now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDatabase`] when the alias is not registered.
+    ///
+    /// ```
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// duetto::register("reports", db);
+    /// let using = duetto::Using::from("reports");
+    /// assert_eq!(using.resolve()?.alias(), "reports");
+    /// assert!(duetto::Using::from("nowhere").resolve().is_err());
+    /// # Ok::<(), duetto::Error>(())
+    /// ```
+    pub fn resolve(&self) -> Result<Db> {
+        match self {
+            Using::Default => crate::default_db(),
+            Using::Alias(alias) => crate::db(alias),
+            Using::Db(db) => Ok(db.clone()),
+        }
+    }
+}
+
+impl From<&Db> for Using {
+    fn from(db: &Db) -> Self {
+        Using::Db(db.clone())
+    }
+}
+
+impl From<Db> for Using {
+    fn from(db: Db) -> Self {
+        Using::Db(db)
+    }
+}
+
+impl From<&str> for Using {
+    fn from(alias: &str) -> Self {
+        Using::Alias(alias.to_owned())
+    }
+}
+
+impl From<String> for Using {
+    fn from(alias: String) -> Self {
+        Using::Alias(alias)
+    }
+}
+
+/// Resolves a statement's database and connection when it runs (not when it is built) and runs
+/// it there, on the home runtime.
+pub(crate) struct Runner {
+    using: Using,
+    locking: bool,
+}
+
+impl Runner {
+    /// A runner for the database `using` names; `locking` for `SELECT … FOR UPDATE`, which
+    /// needs a transaction.
+    pub(crate) fn new(using: Using, locking: bool) -> Runner {
+        Runner { using, locking }
+    }
+
+    /// The database statements run on.
+    pub(crate) fn db(&self) -> Result<Db> {
+        self.using.resolve()
+    }
+
+    /// The connection to run on now, from the caller's task or thread.
+    pub(crate) fn connection(&self) -> Result<Conn> {
+        let db = self.db()?;
+        let conn = connection_for(&db);
+        if self.locking {
+            if db.backend() == DbBackend::Sqlite {
+                return Err(Error::NotSupported {
+                    operation: "select_for_update",
+                    reason: "SQLite has no row locks (its writers are already serialised)".into(),
+                });
+            }
+            if conn.scope().is_none() {
+                return Err(Error::transaction(
+                    db.alias(),
+                    TransactionProblem::OutsideScope {
+                        operation: "select_for_update",
+                    },
+                ));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Runs `f` on [`connection`](Self::connection), on the home runtime. A database error in
+    /// a scope marks that scope broken.
+    pub(crate) async fn run<F, Fut, T>(self, f: F) -> Result<T>
+    where
+        F: FnOnce(Conn) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.connection()?;
+        let outcome = on_home(f(conn.clone())).await?;
+        outcome.map_err(|error| {
+            let error = conn.explain(error);
+            if let (true, Some(scope)) = (error.is_from_database(), conn.scope()) {
+                scope.mark_broken(&error);
+            }
+            error
+        })
+    }
+}
