@@ -14,6 +14,7 @@ pub(crate) struct DatabaseUrl {
     pub(crate) redacted: String,
     pub(crate) backend: DatabaseBackend,
     /// SQLite only: an in-memory database, which lives exactly as long as one of its connections.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) in_memory: bool,
 }
 

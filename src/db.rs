@@ -385,34 +385,35 @@ impl Db {
 /// while one direct attempt fails at once with the cause ("connection refused", "database does
 /// not exist", bad credentials).
 async fn first_connection(backend: Backend, url: &str) -> std::result::Result<(), DbErr> {
-    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
-    let failed = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     match backend {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => {
-            let options: sea_orm::sqlx::postgres::PgConnectOptions = url.parse().map_err(failed)?;
-            options
-                .connect()
-                .await
-                .map_err(failed)?
-                .close()
-                .await
-                .map_err(failed)
-        }
+        Backend::Postgres => connect_once::<sea_orm::sqlx::postgres::PgConnectOptions>(url).await,
         #[cfg(feature = "mysql")]
-        Backend::MySql => {
-            let options: sea_orm::sqlx::mysql::MySqlConnectOptions = url.parse().map_err(failed)?;
-            options
-                .connect()
-                .await
-                .map_err(failed)?
-                .close()
-                .await
-                .map_err(failed)
-        }
+        Backend::MySql => connect_once::<sea_orm::sqlx::mysql::MySqlConnectOptions>(url).await,
         // SQLite opens a file: the pool reports its errors directly.
-        _ => Ok(()),
+        _ => {
+            let _ = url;
+            Ok(())
+        }
     }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn connect_once<O>(url: &str) -> std::result::Result<(), DbErr>
+where
+    O: sea_orm::sqlx::ConnectOptions + std::str::FromStr<Err = sea_orm::sqlx::Error>,
+    O::Connection: Sized,
+{
+    use sea_orm::sqlx::Connection as _;
+    let failed = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let options: O = url.parse().map_err(failed)?;
+    options
+        .connect()
+        .await
+        .map_err(failed)?
+        .close()
+        .await
+        .map_err(failed)
 }
 
 fn sea_orm_options(options: &ConnectOptions, url: &DatabaseUrl) -> sea_orm::ConnectOptions {

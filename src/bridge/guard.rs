@@ -1,12 +1,12 @@
 //! Is the current thread driving async tasks? The check behind every blocking duetto call.
 //!
-//! The answer comes from three sources, most certain first:
+//! The answer comes from three sources:
 //!
-//! 1. duetto's own mark ([`context::allow_blocking`]): its `sync_to_async` closures and
-//!    thread-sensitive jobs are blocking sections by construction;
-//! 2. tokio's coop budget: tokio constrains it exactly while it polls async code (worker tasks,
+//! 1. tokio's coop budget: tokio constrains it exactly while it polls async code (worker tasks,
 //!    `block_on` bodies, `LocalSet` tasks), and removes it in `spawn_blocking` and `block_in_place`;
-//! 3. when the budget is unconstrained but a runtime is current, the code is either in a blocking
+//! 2. duetto's own mark ([`context::allow_blocking`]): its `sync_to_async` closures and
+//!    thread-sensitive jobs are blocking sections by construction;
+//! 3. when the budget is unconstrained, a runtime is current and no mark is set, the code is either in a blocking
 //!    section duetto did not start (a raw `spawn_blocking`, `block_in_place`, a thread that only
 //!    entered a runtime) or in async code that opted out of the budget
 //!    (`tokio::task::coop::unconstrained`). tokio offers no query that tells these apart, only the
@@ -48,10 +48,12 @@ pub(crate) enum BlockingMode {
 /// assert!(rt.block_on(async { duetto::bridge::in_async_context() }));
 /// ```
 pub fn in_async_context() -> bool {
-    if context::blocking_allowed() || Handle::try_current().is_err() {
+    if Handle::try_current().is_err() {
         return false;
     }
-    task_budget_is_constrained() || runtime_entered()
+    // A runtime driven from inside a section duetto marked (a `block_on` in a `sync_to_async`
+    // closure) constrains the budget again, so the mark only settles the unconstrained case.
+    task_budget_is_constrained() || (!context::blocking_allowed() && runtime_entered())
 }
 
 /// Tokio gives a coop budget to everything it polls as async code and removes it for blocking

@@ -1,7 +1,7 @@
 //! A connection held out of the pool for a span of work, shared in turn by everything that runs
 //! inside that span, and the nested scopes (transaction, savepoints) that use it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sea_orm::DbBackend;
@@ -10,6 +10,8 @@ use tokio::sync::Mutex as AsyncMutex;
 use super::connection::PooledConn;
 use crate::error::TransactionProblem;
 use crate::{Db, Error, Result};
+
+static SAVEPOINTS: AtomicU64 = AtomicU64::new(1);
 
 /// A callback registered with `on_commit`.
 pub(crate) type Callback = Box<dyn FnOnce() + Send>;
@@ -48,6 +50,8 @@ pub(crate) struct Scope {
     alias: String,
     held: Arc<HeldConn>,
     depth: usize,
+    /// Unique per savepoint: concurrent branches of one scope may each open one.
+    savepoint: u64,
     open: AtomicBool,
     broken: Mutex<Option<String>>,
     on_commit: Mutex<Vec<Callback>>,
@@ -96,6 +100,7 @@ impl Scope {
             alias: db.alias().to_owned(),
             held,
             depth,
+            savepoint: SAVEPOINTS.fetch_add(1, Ordering::Relaxed),
             open: AtomicBool::new(true),
             broken: Mutex::new(None),
             on_commit: Mutex::new(Vec::new()),
@@ -122,7 +127,7 @@ impl Scope {
 
     /// The savepoint name of this scope (depth ≥ 1).
     pub(crate) fn savepoint_name(&self) -> String {
-        format!("duetto_sp_{}", self.depth)
+        format!("duetto_sp_{}", self.savepoint)
     }
 
     pub(crate) fn error(&self, problem: TransactionProblem) -> Error {
