@@ -89,9 +89,17 @@ impl Scope {
         Scope::new(db, held, 0, None)
     }
 
-    /// A savepoint scope inside `parent`.
+    /// A savepoint scope inside `parent`, not yet open: call [`opened`](Self::opened) once its
+    /// `SAVEPOINT` has completed (until then, dropping it owes the connection nothing).
     pub(crate) fn savepoint(db: &Db, parent: Arc<Scope>) -> Scope {
-        Scope::new(db, parent.held.clone(), parent.depth + 1, Some(parent))
+        let scope = Scope::new(db, parent.held.clone(), parent.depth + 1, Some(parent));
+        scope.open.store(false, Ordering::Release);
+        scope
+    }
+
+    /// Marks a savepoint scope open: its `SAVEPOINT` exists on the connection.
+    pub(crate) fn opened(&self) {
+        self.open.store(true, Ordering::Release);
     }
 
     fn new(db: &Db, held: Arc<HeldConn>, depth: usize, parent: Option<Arc<Scope>>) -> Scope {

@@ -107,12 +107,14 @@ async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
     if let Some(parent) = executor::scope_for(db) {
         let scope = Scope::savepoint(db, parent.clone());
         let sql = format!("SAVEPOINT {}", scope.savepoint_name());
+        // The savepoint is made on the parent's connection, as one of the parent's statements.
         let opened = on_home(async move {
             let mut conn = parent.lock().await?;
             conn.execute_unprepared(&sql).await.map_err(Error::from)
         })
         .await?;
         opened.map_err(failed)?;
+        scope.opened();
         return Ok(Arc::new(scope));
     }
     let pool = db.pool().clone();
