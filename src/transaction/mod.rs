@@ -72,7 +72,8 @@ impl AtomicOptions {
 /// upgrade to a writer while another connection writes (`database is locked`, immediately, past
 /// any busy timeout), which is what every read-modify-write scope does. Taking the write lock at
 /// `BEGIN` makes concurrent scopes queue on the busy timeout instead (Django 5.1's
-/// `transaction_mode = "IMMEDIATE"`).
+/// `transaction_mode = "IMMEDIATE"`). A read-only scope never writes, so it stays deferred and
+/// does not queue behind writers.
 fn begin_statements(backend: DbBackend, options: &AtomicOptions) -> Vec<String> {
     let mut characteristics = Vec::new();
     if let Some(level) = options.isolation {
@@ -82,6 +83,7 @@ fn begin_statements(backend: DbBackend, options: &AtomicOptions) -> Vec<String> 
         characteristics.push("READ ONLY".to_owned());
     }
     match backend {
+        DbBackend::Sqlite if options.read_only => vec!["BEGIN DEFERRED".to_owned()],
         DbBackend::Sqlite => vec!["BEGIN IMMEDIATE".to_owned()],
         DbBackend::Postgres => vec![format!("BEGIN {}", characteristics.join(" "))],
         // MySQL sets the isolation level for the next transaction only, before it starts.
