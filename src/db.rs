@@ -17,6 +17,16 @@ use crate::{Error, Result};
 /// The backend a [`Db`] talks to (SeaORM's `DatabaseBackend`).
 pub type Backend = DatabaseBackend;
 
+/// A snapshot of a [`Db`]'s pool (from [`Db::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    /// Connections idle in the pool, ready for a checkout.
+    pub idle: usize,
+}
+
 /// A pool of connections to one database.
 ///
 /// Cheap to clone (an `Arc`); clones share the pool. The pool lives on duetto's home runtime
@@ -361,6 +371,23 @@ impl Db {
     pub fn close_blocking(&self) -> Result<()> {
         let db = self.clone();
         blocking_twin("close_blocking", async move { db.close().await })
+    }
+
+    /// How many connections the pool has open, and how many of them are idle in it (the rest
+    /// are in use: running a statement, held by a transaction, or kept by a request scope).
+    ///
+    /// ```
+    /// # fn main() -> duetto::Result<()> {
+    /// let db = duetto::Db::connect_blocking("sqlite::memory:")?;
+    /// db.ping()?;
+    /// let status = db.pool_status();
+    /// assert!(status.open >= 1);
+    /// assert!(status.idle as u32 <= status.open);
+    /// # Ok(()) }
+    /// ```
+    pub fn pool_status(&self) -> PoolStatus {
+        let (open, idle) = self.inner.pool.status();
+        PoolStatus { open, idle }
     }
 
     /// The pool duetto checks its connections out of.

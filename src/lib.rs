@@ -49,18 +49,20 @@ mod executor;
 mod model;
 mod query;
 mod registry;
+pub mod request;
 pub mod runtime;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod transaction;
 
 pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
-pub use db::{Backend, Db};
+pub use db::{Backend, Db, PoolStatus};
 pub use error::{Error, IntegrityKind, Result, TransactionProblem};
 pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
 pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet};
 pub use registry::{db, default_db, register, set_default, unregister};
+pub use request::{arequest_scope, request_scope};
 pub use transaction::{aatomic, aon_commit, atomic, on_commit, AtomicOptions};
 
 /// SeaORM, re-exported so entities, conditions and columns come from the version duetto uses.

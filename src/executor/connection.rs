@@ -15,6 +15,9 @@ use sea_orm::{
 };
 use sea_query_sqlx::SqlxValues;
 
+use super::request::Sticky;
+use std::sync::{Arc, Weak};
+
 // SeaORM's own conversions of sqlx errors, which it keeps private: the same `DbErr` shapes, so
 // errors read the same whichever path ran the statement.
 fn sqlx_error_to_exec_err(err: sqlx::Error) -> DbErr {
@@ -102,6 +105,18 @@ impl Pool {
         }
     }
 
+    /// Connections open (idle or in use) and idle in the pool.
+    pub(crate) fn status(&self) -> (u32, usize) {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => (pool.size(), pool.num_idle()),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
     /// Checks a connection out of the pool, clean.
     pub(crate) async fn acquire(&self) -> Result<PooledConn, DbErr> {
         let raw = match self {
@@ -119,6 +134,7 @@ impl Pool {
             backend: self.backend(),
             exchange_open: false,
             in_transaction: false,
+            home: None,
         })
     }
 }
@@ -143,9 +159,17 @@ pub(crate) struct PooledConn {
     backend: DbBackend,
     exchange_open: bool,
     in_transaction: bool,
+    /// The request scope that keeps this connection between statements, if any: a clean
+    /// connection goes back there (while the scope lives and holds none) instead of to the pool.
+    home: Option<Weak<Sticky>>,
 }
 
 impl PooledConn {
+    /// Makes a clean release of this connection go back to `sticky`'s slot.
+    pub(crate) fn keep_in(&mut self, sticky: &Arc<Sticky>) {
+        self.home = Some(Arc::downgrade(sticky));
+    }
+
     pub(crate) fn backend(&self) -> DbBackend {
         self.backend
     }
@@ -269,8 +293,19 @@ impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(raw) = self.raw.take() else { return };
         if !self.exchange_open && !self.in_transaction {
-            // Clean: sqlx returns it to the pool.
-            return drop(raw);
+            // Clean: back to its request scope if that still lives, else sqlx returns it to the
+            // pool.
+            match self.home.take().and_then(|home| home.upgrade()) {
+                Some(sticky) => sticky.keep(PooledConn {
+                    raw: Some(raw),
+                    backend: self.backend,
+                    exchange_open: false,
+                    in_transaction: false,
+                    home: None,
+                }),
+                None => drop(raw),
+            }
+            return;
         }
         log::debug!(
             "duetto: {:?} connection released {}",

@@ -37,6 +37,7 @@
 //! [`TransactionProblem::Interrupted`](crate::TransactionProblem::Interrupted).
 
 mod connection;
+mod request;
 mod scope;
 mod stream;
 
@@ -44,7 +45,8 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
-pub(crate) use connection::Pool;
+pub(crate) use connection::{Pool, PooledConn};
+pub(crate) use request::RequestScope;
 pub(crate) use scope::{HeldConn, Scope, ScopeConn};
 pub(crate) use stream::{chunks, Chunks};
 
@@ -57,8 +59,9 @@ use crate::{Db, Error, Result};
 /// runs the query.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    /// No scope is open on this database around the caller: a pooled connection per statement.
-    Pool(Pool),
+    /// No transaction scope is open on this database around the caller: a connection of its
+    /// own per statement.
+    Own(Source),
     /// The innermost scope open on this database around the caller.
     Scoped(Arc<Scope>, Refusal),
 }
@@ -80,12 +83,45 @@ impl Refusal {
     }
 }
 
-/// The connection a statement on `db` runs on now: the innermost open scope on that database in
-/// the caller's task or thread, else the pool.
+/// Where a connection of one's own comes from: the connection the caller's request scope keeps
+/// for the database (when free), else the pool.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Pool(Pool),
+    Sticky(Arc<request::Sticky>),
+}
+
+impl Source {
+    pub(crate) async fn acquire(&self) -> std::result::Result<PooledConn, DbErr> {
+        match self {
+            Source::Pool(pool) => pool.acquire().await,
+            Source::Sticky(sticky) => sticky.acquire().await,
+        }
+    }
+
+    pub(crate) fn backend(&self) -> DbBackend {
+        match self {
+            Source::Pool(pool) => pool.backend(),
+            Source::Sticky(sticky) => sticky.pool().backend(),
+        }
+    }
+}
+
+/// Where a connection of one's own for `db` comes from, for the caller (transaction scopes
+/// aside).
+pub(crate) fn source_for(db: &Db) -> Source {
+    match Ambient::innermost::<RequestScope>() {
+        Some(request) => Source::Sticky(request.sticky(db.pool_id(), db.pool())),
+        None => Source::Pool(db.pool().clone()),
+    }
+}
+
+/// The connection a statement on `db` runs on now: the innermost transaction scope open on that
+/// database in the caller's task or thread, else one of its own (see [`source_for`]).
 pub(crate) fn connection_for(db: &Db) -> Conn {
     match Ambient::find::<Scope>(db.pool_id()) {
         Some(scope) => Conn::Scoped(scope, Refusal::default()),
-        None => Conn::Pool(db.pool().clone()),
+        None => Conn::Own(source_for(db)),
     }
 }
 
@@ -98,16 +134,25 @@ impl Conn {
     /// The scope this runs in, if any.
     pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
         match self {
-            Conn::Pool(_) => None,
             Conn::Scoped(scope, _) => Some(scope),
+            _ => None,
         }
+    }
+
+    /// The connection for one exchange: the scope's (waiting for its turn), else one of its
+    /// own from the request scope's slot or the pool.
+    async fn lease(&self) -> std::result::Result<Lease<'_>, DbErr> {
+        Ok(match self {
+            Conn::Own(source) => Lease::Own(source.acquire().await?),
+            Conn::Scoped(scope, refusal) => Lease::Shared(Self::scoped(scope, refusal).await?),
+        })
     }
 
     /// Replaces a refusal that crossed SeaORM as a `DbErr` by the error it stands for.
     pub(crate) fn explain(&self, error: Error) -> Error {
         match self {
             Conn::Scoped(_, refusal) => refusal.take().unwrap_or(error),
-            Conn::Pool(_) => error,
+            _ => error,
         }
     }
 
@@ -126,48 +171,52 @@ impl Conn {
 impl ConnectionTrait for Conn {
     fn get_database_backend(&self) -> DbBackend {
         match self {
-            Conn::Pool(pool) => pool.backend(),
+            Conn::Own(source) => source.backend(),
             Conn::Scoped(scope, _) => scope.backend(),
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
-        match self {
-            Conn::Pool(pool) => pool.acquire().await?.execute(stmt).await,
-            Conn::Scoped(scope, refusal) => Self::scoped(scope, refusal).await?.execute(stmt).await,
-        }
+        self.lease().await?.execute(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
-        match self {
-            Conn::Pool(pool) => pool.acquire().await?.execute_unprepared(sql).await,
-            Conn::Scoped(scope, refusal) => {
-                Self::scoped(scope, refusal)
-                    .await?
-                    .execute_unprepared(sql)
-                    .await
-            }
-        }
+        self.lease().await?.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(
         &self,
         stmt: Statement,
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
-        match self {
-            Conn::Pool(pool) => pool.acquire().await?.query_one(stmt).await,
-            Conn::Scoped(scope, refusal) => {
-                Self::scoped(scope, refusal).await?.query_one(stmt).await
-            }
-        }
+        self.lease().await?.query_one(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        self.lease().await?.query_all(stmt).await
+    }
+}
+
+/// A connection for one exchange: checked out for it, or the scope's, shared in turn.
+enum Lease<'a> {
+    Own(PooledConn),
+    Shared(ScopeConn<'a>),
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = PooledConn;
+    fn deref(&self) -> &PooledConn {
         match self {
-            Conn::Pool(pool) => pool.acquire().await?.query_all(stmt).await,
-            Conn::Scoped(scope, refusal) => {
-                Self::scoped(scope, refusal).await?.query_all(stmt).await
-            }
+            Lease::Own(conn) => conn,
+            Lease::Shared(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut PooledConn {
+        match self {
+            Lease::Own(conn) => conn,
+            Lease::Shared(conn) => conn,
         }
     }
 }

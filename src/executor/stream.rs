@@ -19,7 +19,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{DbBackend, QueryResult, Statement};
 use tokio::sync::mpsc;
 
-use super::{Conn, Pool, Scope};
+use super::{Conn, Scope, Source};
 use crate::{runtime, Error, Result};
 
 /// A query's rows, a chunk at a time.
@@ -28,7 +28,7 @@ pub(crate) type Chunks = BoxStream<'static, Result<Vec<QueryResult>>>;
 /// Streams the rows of `stmt` on `conn` in chunks of `chunk` rows (`chunk` ≥ 1).
 pub(crate) fn chunks(conn: Conn, stmt: Statement, chunk: usize) -> Result<Chunks> {
     match conn {
-        Conn::Pool(pool) => pooled(pool, stmt, chunk),
+        Conn::Own(source) => pooled(source, stmt, chunk),
         Conn::Scoped(scope, _) => Ok(scoped(scope, stmt, chunk)),
     }
 }
@@ -42,9 +42,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn pooled(pool: Pool, stmt: Statement, chunk: usize) -> Result<Chunks> {
+fn pooled(source: Source, stmt: Statement, chunk: usize) -> Result<Chunks> {
     let (tx, mut rx) = mpsc::channel(1);
-    let producer = runtime::handle()?.spawn(produce(pool, stmt, chunk, tx));
+    let producer = runtime::handle()?.spawn(produce(source, stmt, chunk, tx));
     let abort = AbortOnDrop(producer);
     Ok(stream::poll_fn(move |cx| {
         let _producer = &abort;
@@ -54,12 +54,12 @@ fn pooled(pool: Pool, stmt: Statement, chunk: usize) -> Result<Chunks> {
 }
 
 async fn produce(
-    pool: Pool,
+    source: Source,
     stmt: Statement,
     chunk: usize,
     tx: mpsc::Sender<Result<Vec<QueryResult>>>,
 ) {
-    let mut conn = match pool.acquire().await {
+    let mut conn = match source.acquire().await {
         Ok(conn) => conn,
         Err(e) => {
             let _ = tx.send(Err(e.into())).await;

@@ -119,10 +119,10 @@ async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
         scope.opened();
         return Ok(Arc::new(scope));
     }
-    let pool = db.pool().clone();
-    let statements = begin_statements(pool.backend(), options);
+    let source = executor::source_for(db);
+    let statements = begin_statements(source.backend(), options);
     let conn = on_home(async move {
-        let mut conn = pool.acquire().await?;
+        let mut conn = source.acquire().await?;
         for sql in &statements {
             conn.execute_unprepared(sql).await?;
             // From the first statement on the server may hold a transaction for us.
