@@ -5,27 +5,15 @@
 
 mod common;
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
 
 use common::backends;
+use common::faults::{panic_message, watchdog};
 use duetto::prelude::*;
 use duetto::sea_orm::Set;
 use entity::user;
 
 const USERS: i64 = 7;
-
-async fn watchdog<T>(secs: u64, what: &str, body: impl Future<Output = T>) -> T {
-    let mut body = Box::pin(body);
-    match tokio::time::timeout(Duration::from_secs(secs), body.as_mut()).await {
-        Ok(value) => value,
-        Err(_) => {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(body)));
-            panic!("watchdog: {what} did not finish in {secs} s (deadlock?)")
-        }
-    }
-}
 
 /// Iterates `qs.iterator(2)` (blocking), turning a panic into a message.
 fn blocking_ids(qs: &QuerySet<user::Entity>) -> Result<duetto::Result<Vec<i64>>, String> {
@@ -34,13 +22,7 @@ fn blocking_ids(qs: &QuerySet<user::Entity>) -> Result<duetto::Result<Vec<i64>>,
             .map(|u| u.map(|u| u.id))
             .collect::<duetto::Result<Vec<i64>>>()
     }))
-    .map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "non-string panic payload".to_owned())
-    })
+    .map_err(|panic| panic_message(&*panic))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,15 +8,17 @@
 mod common;
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::mpsc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{backends, Kind, TestDb};
+use common::faults::{
+    assert_no_idle_transaction, cancel_after_polls, cancel_at, close_quietly, count_emails,
+    email_exists, kill_other_sessions, kill_sessions_on_panic, new_user, no_idle_transaction,
+    panic_text, users, watchdog,
+};
+use common::{backends, Kind};
 use duetto::prelude::*;
-use duetto::sea_orm::{ColumnTrait, ConnectionTrait, Set, Statement};
+use duetto::sea_orm::ColumnTrait;
 use duetto::{ConnectOptions, Db};
 use entity::user;
 use futures_util::{StreamExt, TryStreamExt};
@@ -25,166 +27,11 @@ use futures_util::{StreamExt, TryStreamExt};
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn new_user(email: &str) -> user::ActiveModel {
-    user::ActiveModel {
-        name: Set("n".to_owned()),
-        email: Set(email.to_owned()),
-        ..Default::default()
-    }
-}
-
-fn users(db: &Db) -> QuerySet<user::Entity> {
-    user::Entity::objects().using(db)
-}
-
-/// Awaits `body`; panics with a watchdog message if it has not finished after `secs` seconds.
-async fn watchdog<T>(secs: u64, what: &str, body: impl Future<Output = T>) -> T {
-    let mut body = Box::pin(body);
-    match tokio::time::timeout(Duration::from_secs(secs), body.as_mut()).await {
-        Ok(value) => value,
-        Err(_) => {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(body)));
-            panic!("watchdog: {what} did not finish in {secs} s (deadlock?)")
-        }
-    }
-}
-
-/// On a panic, kills every other session of the test database so the harness can drop it
-/// (MySQL's `DROP DATABASE` waits for a session left idle in a transaction).
-struct KillSessionsOnPanic {
-    kind: Kind,
-    url: String,
-}
-
-fn kill_sessions_on_panic(t: &TestDb) -> KillSessionsOnPanic {
-    KillSessionsOnPanic {
-        kind: t.kind,
-        url: t.url.clone(),
-    }
-}
-
-impl Drop for KillSessionsOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            kill_other_sessions(self.kind, &self.url);
-        }
-    }
-}
-
-/// MySQL: kills every other session of the test database (waiting at most 5 s), so that
-/// `DROP DATABASE` is not blocked by a session left inside a transaction. PostgreSQL's harness
-/// drops with `FORCE`; SQLite needs nothing.
-fn kill_other_sessions(kind: Kind, url: &str) {
-    if kind != Kind::Mysql {
-        return;
-    }
-    let url = url.to_owned();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let killed = Db::connect_blocking(&url).and_then(|db| {
-            db.run(|conn| async move {
-                let backend = conn.get_database_backend();
-                let rows = conn
-                    .query_all_raw(Statement::from_string(
-                        backend,
-                        "SELECT CAST(id AS SIGNED) FROM information_schema.processlist \
-                         WHERE db = DATABASE() AND id <> CONNECTION_ID()",
-                    ))
-                    .await?;
-                for row in rows {
-                    let id: i64 = row.try_get_by_index(0)?;
-                    let _ = conn.execute_unprepared(&format!("KILL {id}")).await;
-                }
-                Ok::<_, duetto::sea_orm::DbErr>(())
-            })
-        });
-        let _ = tx.send(killed);
-    });
-    let _ = rx.recv_timeout(Duration::from_secs(5));
-}
-
-async fn close_quietly(db: &Db) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), db.close()).await;
-}
-
-/// One integer from `sql`, run on `db`'s pool.
-async fn scalar(db: &Db, sql: &'static str) -> i64 {
-    db.arun(move |conn| async move {
-        let row = conn
-            .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-            .await?
-            .expect("one row");
-        row.try_get_by_index::<i64>(0)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-/// Sessions of the test database sitting idle inside an open transaction, seen from `fresh` (a
-/// pool other than the one under test); `None` on SQLite, which cannot tell.
-async fn idle_in_transaction(kind: Kind, fresh: &Db) -> Option<i64> {
-    let sql = match kind {
-        Kind::Sqlite => return None,
-        Kind::Postgres => {
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
-        }
-        Kind::Mysql => {
-            "SELECT COUNT(*) FROM information_schema.innodb_trx t \
-             JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id \
-             WHERE p.db = DATABASE() AND p.command = 'Sleep'"
-        }
-    };
-    Some(scalar(fresh, sql).await)
-}
-
-/// Checks no session of the test database stays idle in a transaction, polling for up to 2 s
-/// so connections being rolled back or closed can settle.
-async fn no_idle_transaction(kind: Kind, fresh: &Db) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        match idle_in_transaction(kind, fresh).await {
-            None | Some(0) => return Ok(()),
-            Some(n) if Instant::now() >= deadline => {
-                return Err(format!(
-                    "{n} session(s) of the test database still idle in an open transaction \
-                     after 2 s (a cancelled call left its transaction open on a pooled connection)"
-                ))
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-async fn assert_no_idle_transaction(kind: Kind, fresh: &Db, context: &str) {
-    if let Err(problem) = no_idle_transaction(kind, fresh).await {
-        panic!("{kind:?}: {context}: {problem}");
-    }
-}
-
-/// How many of `emails` exist, read through `db`.
-async fn count_emails(db: &Db, emails: &[String]) -> u64 {
-    let mut found = 0;
-    for chunk in emails.chunks(500) {
-        found += users(db)
-            .filter(user::Column::Email.is_in(chunk.iter().cloned()))
-            .acount()
-            .await
-            .unwrap();
-    }
-    found
-}
-
 /// The acknowledged emails that `db` cannot see (at most `limit` of them).
 async fn missing_emails(db: &Db, emails: &[String], limit: usize) -> Vec<String> {
     let mut missing = Vec::new();
     for email in emails {
-        let exists = users(db)
-            .filter(user::Column::Email.eq(email.as_str()))
-            .aexists()
-            .await
-            .unwrap();
-        if !exists {
+        if !email_exists(db, email).await {
             missing.push(email.clone());
             if missing.len() == limit {
                 break;
@@ -212,37 +59,8 @@ enum Cancel {
 async fn cancellable<F: Future>(cancel: Cancel, fut: F) -> Option<F::Output> {
     match cancel {
         Cancel::Timeout(deadline) => tokio::time::timeout(deadline, fut).await.ok(),
-        Cancel::Spin(deadline) => {
-            let end = Instant::now() + deadline;
-            let mut fut = Box::pin(fut);
-            std::future::poll_fn(move |cx| {
-                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(Some(out));
-                }
-                if Instant::now() >= end {
-                    return Poll::Ready(None);
-                }
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            })
-            .await
-        }
-        Cancel::AfterPolls(polls) => {
-            let mut fut = Box::pin(fut);
-            let mut left = polls;
-            let after_polls = std::future::poll_fn(move |cx| {
-                if left == 0 {
-                    return Poll::Ready(None);
-                }
-                left -= 1;
-                fut.as_mut().poll(cx).map(Some)
-            });
-            // A call that is never woken again is dropped after 50 ms all the same.
-            tokio::time::timeout(Duration::from_millis(50), after_polls)
-                .await
-                .ok()
-                .flatten()
-        }
+        Cancel::Spin(deadline) => cancel_at(deadline, fut).await,
+        Cancel::AfterPolls(polls) => cancel_after_polls(polls, fut).await,
     }
 }
 
@@ -362,13 +180,8 @@ async fn cancelled_aatomic_does_not_leak_its_transaction_into_the_pool() {
                              connection)"
                         );
                     }
-                    let visible = users(&fresh)
-                        .filter(user::Column::Email.eq(marker.as_str()))
-                        .aexists()
-                        .await
-                        .unwrap();
                     assert!(
-                        visible,
+                        email_exists(&fresh, &marker).await,
                         "{kind:?}: an acreate that returned Ok after cancelled scope #{i} \
                          ({shape:?}, {cancel:?}) is not visible from a fresh pool: it ran inside \
                          a transaction the cancelled scope left open"
@@ -578,11 +391,7 @@ async fn run_calls(
                     Ok(outcome) => outcome,
                     Err(e) if e.is_panic() => {
                         let panic = e.into_panic();
-                        let message = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                            .unwrap_or_default();
+                        let message = panic_text(&*panic).unwrap_or_default();
                         Outcome::Failed(format!("call {i} ({:?}) panicked: {message}", plan.op))
                     }
                     Err(e) => Outcome::Failed(format!("call {i} ({:?}): {e}", plan.op)),

@@ -10,15 +10,17 @@ mod common;
 use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use common::faults::{
+    blocking_watchdog, cancel_after_polls, cancel_at, close_quietly, count_emails, email_exists,
+    kill_sessions_on_panic, new_user, panic_message, users, watchdog,
+};
 use common::{backends, Kind, TestDb};
 use duetto::bridge::{async_to_sync, spawn, sync_to_async_thread_sensitive};
 use duetto::prelude::*;
 use duetto::sea_orm::sea_query::Expr;
-use duetto::sea_orm::{ColumnTrait, ConnectionTrait, IntoActiveModel, Set, Statement};
+use duetto::sea_orm::{ColumnTrait, IntoActiveModel, Set};
 use duetto::{ConnectOptions, Db, Error};
 use entity::user;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
@@ -26,18 +28,6 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-fn new_user(email: &str) -> user::ActiveModel {
-    user::ActiveModel {
-        name: Set("n".to_owned()),
-        email: Set(email.to_owned()),
-        ..Default::default()
-    }
-}
-
-fn users(db: &Db) -> QuerySet<user::Entity> {
-    user::Entity::objects().using(db)
-}
 
 /// Creates `n` users `{prefix}{i}@x` on `db`; returns their ids in creation order.
 async fn seed(db: &Db, prefix: &str, n: usize) -> Vec<i64> {
@@ -52,90 +42,6 @@ async fn seed(db: &Db, prefix: &str, n: usize) -> Vec<i64> {
     ids
 }
 
-/// Awaits `body`; panics with a watchdog message if it has not finished after `secs` seconds.
-/// The stuck future is dropped (a panic while dropping it is swallowed) before the panic.
-async fn watchdog<T>(secs: u64, what: &str, body: impl Future<Output = T>) -> T {
-    let mut body = Box::pin(body);
-    match tokio::time::timeout(Duration::from_secs(secs), body.as_mut()).await {
-        Ok(value) => value,
-        Err(_) => {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(body)));
-            panic!("watchdog: {what} did not finish in {secs} s (deadlock?)")
-        }
-    }
-}
-
-/// Runs blocking `f` on a plain thread; panics with a watchdog message if it has not finished
-/// after `secs` seconds (the stuck thread is left behind). A panic in `f` is resumed here.
-fn blocking_watchdog<T: Send + 'static>(
-    secs: u64,
-    what: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(value) => {
-            let _ = worker.join();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: {what} did not finish in {secs} s (deadlock?)")
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the worker sends before it ends"),
-        },
-    }
-}
-
-/// On a panic (a failed assertion, a watchdog), kills every other session of the test database
-/// so the harness can drop it: MySQL's `DROP DATABASE` waits for sessions holding locks.
-struct KillSessionsOnPanic {
-    kind: Kind,
-    url: String,
-}
-
-fn kill_sessions_on_panic(t: &TestDb) -> KillSessionsOnPanic {
-    KillSessionsOnPanic {
-        kind: t.kind,
-        url: t.url.clone(),
-    }
-}
-
-impl Drop for KillSessionsOnPanic {
-    fn drop(&mut self) {
-        if !std::thread::panicking() || self.kind != Kind::Mysql {
-            return;
-        }
-        let url = self.url.clone();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let killed = Db::connect_blocking(&url).and_then(|db| {
-                db.run(|conn| async move {
-                    let backend = conn.get_database_backend();
-                    let rows = conn
-                        .query_all_raw(Statement::from_string(
-                            backend,
-                            "SELECT CAST(id AS SIGNED) FROM information_schema.processlist \
-                             WHERE db = DATABASE() AND id <> CONNECTION_ID()",
-                        ))
-                        .await?;
-                    for row in rows {
-                        let id: i64 = row.try_get_by_index(0)?;
-                        let _ = conn.execute_unprepared(&format!("KILL {id}")).await;
-                    }
-                    Ok::<_, duetto::sea_orm::DbErr>(())
-                })
-            });
-            let _ = tx.send(killed);
-        });
-        let _ = rx.recv_timeout(Duration::from_secs(5));
-    }
-}
-
 /// A fresh pool on the test database, for work that may hang.
 async fn own_pool(t: &TestDb, max_connections: u32) -> Db {
     let options = ConnectOptions::new(&t.url)
@@ -144,24 +50,6 @@ async fn own_pool(t: &TestDb, max_connections: u32) -> Db {
     Db::connect_with(options)
         .await
         .unwrap_or_else(|e| panic!("{}: connect: {e}", t.kind.name()))
-}
-
-/// Closes `db`, giving up after 2 s (a leaked connection would make `close` wait forever).
-async fn close_quietly(db: &Db) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), db.close()).await;
-}
-
-/// How many of `emails` exist, read through `db`.
-async fn count_emails(db: &Db, emails: &[String]) -> u64 {
-    let mut found = 0;
-    for chunk in emails.chunks(500) {
-        found += users(db)
-            .filter(user::Column::Email.is_in(chunk.iter().cloned()))
-            .acount()
-            .await
-            .unwrap();
-    }
-    found
 }
 
 /// A scope's outcome, for assertion messages.
@@ -175,42 +63,6 @@ fn describe<T: std::fmt::Debug>(r: &duetto::Result<T>) -> String {
 // ---------------------------------------------------------------------------------------------
 // Defect 2: cancelling calls while statements are in flight must not kill the pool.
 // ---------------------------------------------------------------------------------------------
-
-/// Polls `fut` through at most `polls` wake-ups (and 50 ms), then drops it: cancellation at a
-/// precise stage.
-async fn cancel_after_polls<F: Future>(polls: u32, fut: F) -> Option<F::Output> {
-    let mut fut = Box::pin(fut);
-    let mut left = polls;
-    let after_polls = std::future::poll_fn(move |cx| {
-        if left == 0 {
-            return Poll::Ready(None);
-        }
-        left -= 1;
-        fut.as_mut().poll(cx).map(Some)
-    });
-    tokio::time::timeout(Duration::from_millis(50), after_polls)
-        .await
-        .ok()
-        .flatten()
-}
-
-/// Drops `fut` at the first poll at or after `deadline`, polling it continuously meanwhile (as
-/// a `select!` whose other branch keeps waking would): microsecond-precise cancellation.
-async fn cancel_at<F: Future>(deadline: Duration, fut: F) -> Option<F::Output> {
-    let end = Instant::now() + deadline;
-    let mut fut = Box::pin(fut);
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        if Instant::now() >= end {
-            return Poll::Ready(None);
-        }
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await
-}
 
 /// Cancels `fut` `micros` µs after it starts (precisely, or on tokio's millisecond timer) or
 /// after a few wake-ups, depending on `i`. `None` when it was cancelled.
@@ -401,6 +253,27 @@ fn iterator_inside_atomic_can_save_each_row() {
 // Defect 4: a stream used inside a scope must not make the scope roll back.
 // ---------------------------------------------------------------------------------------------
 
+/// Asserts that `outcome`, the scope `what` of round `i`, is `Ok` and that the row it wrote
+/// (`email`) is visible from `fresh`.
+async fn assert_scope_committed<T: std::fmt::Debug>(
+    kind: Kind,
+    i: usize,
+    what: &str,
+    outcome: &duetto::Result<T>,
+    fresh: &Db,
+    email: &str,
+) {
+    assert!(
+        outcome.is_ok(),
+        "{kind:?} round {i}: {what} must commit; got {}",
+        describe(outcome)
+    );
+    assert!(
+        email_exists(fresh, email).await,
+        "{kind:?} round {i}: the row written in the committed scope is visible"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_inside_aatomic_let_the_scope_commit() {
     for kind in backends() {
@@ -420,20 +293,15 @@ async fn streams_inside_aatomic_let_the_scope_commit() {
                         Ok(rows.len())
                     })
                     .await;
-                assert!(
-                    outcome.is_ok(),
-                    "{kind:?} round {i}: a scope that read an aiterator fully and returned Ok \
-                     must commit; got {}",
-                    describe(&outcome)
-                );
-                assert!(
-                    users(&fresh)
-                        .filter(user::Column::Email.eq(email.as_str()))
-                        .aexists()
-                        .await
-                        .unwrap(),
-                    "{kind:?} round {i}: the row written in the committed scope is visible"
-                );
+                assert_scope_committed(
+                    kind,
+                    i,
+                    "a scope that read an aiterator fully and returned Ok",
+                    &outcome,
+                    &fresh,
+                    &email,
+                )
+                .await;
 
                 let email = format!("half{i}@x");
                 let outcome = db
@@ -445,20 +313,15 @@ async fn streams_inside_aatomic_let_the_scope_commit() {
                         Ok(first.id)
                     })
                     .await;
-                assert!(
-                    outcome.is_ok(),
-                    "{kind:?} round {i}: a scope that dropped a half-read aiterator and \
-                     returned Ok must commit; got {}",
-                    describe(&outcome)
-                );
-                assert!(
-                    users(&fresh)
-                        .filter(user::Column::Email.eq(email.as_str()))
-                        .aexists()
-                        .await
-                        .unwrap(),
-                    "{kind:?} round {i}: the row written in the committed scope is visible"
-                );
+                assert_scope_committed(
+                    kind,
+                    i,
+                    "a scope that dropped a half-read aiterator and returned Ok",
+                    &outcome,
+                    &fresh,
+                    &email,
+                )
+                .await;
             }
         })
         .await;
@@ -470,6 +333,34 @@ async fn streams_inside_aatomic_let_the_scope_commit() {
 // ---------------------------------------------------------------------------------------------
 // Defect 5: SQLite write scopes under concurrency.
 // ---------------------------------------------------------------------------------------------
+
+/// The counter row with its name (a number) plus one.
+fn incremented(row: user::Model) -> user::ActiveModel {
+    let n: u64 = row.name.parse().expect("a number");
+    let mut row = row.into_active_model();
+    row.name = Set((n + 1).to_string());
+    row
+}
+
+/// Asserts that none of the `increments` read-then-increment `scope`s failed and the counter
+/// reads `increments`.
+#[track_caller]
+fn assert_every_increment_committed(
+    scope: &str,
+    failures: &[String],
+    increments: usize,
+    total: &str,
+) {
+    assert!(
+        failures.is_empty(),
+        "sqlite: every read-then-increment {scope} must commit; {} of {} failed (counter = {total}), \
+         first: {:?}",
+        failures.len(),
+        increments,
+        &failures[..failures.len().min(3)]
+    );
+    assert_eq!(total, increments.to_string(), "sqlite: no increment lost");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_concurrent_aatomic_increments_all_commit() {
@@ -495,10 +386,7 @@ async fn sqlite_concurrent_aatomic_increments_all_commit() {
                         let outcome = db
                             .aatomic(async {
                                 let row = users(&db).aget_pk(id).await?;
-                                let n: u64 = row.name.parse().expect("a number");
-                                let mut row = row.into_active_model();
-                                row.name = Set((n + 1).to_string());
-                                row.asave_using(&db).await?;
+                                incremented(row).asave_using(&db).await?;
                                 Ok(())
                             })
                             .await;
@@ -518,19 +406,7 @@ async fn sqlite_concurrent_aatomic_increments_all_commit() {
     )
     .await;
     let total = users(&db).aget_pk(id).await.unwrap().name;
-    assert!(
-        failures.is_empty(),
-        "sqlite: every read-then-increment scope must commit; {} of {} failed (counter = {total}), \
-         first: {:?}",
-        failures.len(),
-        TASKS * ROUNDS,
-        &failures[..failures.len().min(3)]
-    );
-    assert_eq!(
-        total,
-        (TASKS * ROUNDS).to_string(),
-        "sqlite: no increment lost"
-    );
+    assert_every_increment_committed("scope", &failures, TASKS * ROUNDS, &total);
 }
 
 #[test]
@@ -558,10 +434,7 @@ fn sqlite_concurrent_atomic_increments_all_commit() {
                         for round in 0..ROUNDS {
                             let outcome = db.atomic(|| {
                                 let row = users(&db).get_pk(id)?;
-                                let n: u64 = row.name.parse().expect("a number");
-                                let mut row = row.into_active_model();
-                                row.name = Set((n + 1).to_string());
-                                ActiveModelExt::save_using(row, &db)?;
+                                ActiveModelExt::save_using(incremented(row), &db)?;
                                 Ok(())
                             });
                             if let Err(e) = outcome {
@@ -579,19 +452,7 @@ fn sqlite_concurrent_atomic_increments_all_commit() {
         },
     );
     let total = users(&t.db).get_pk(id).unwrap().name;
-    assert!(
-        failures.is_empty(),
-        "sqlite: every read-then-increment atomic must commit; {} of {} failed (counter = {total}), \
-         first: {:?}",
-        failures.len(),
-        THREADS * ROUNDS,
-        &failures[..failures.len().min(3)]
-    );
-    assert_eq!(
-        total,
-        (THREADS * ROUNDS).to_string(),
-        "sqlite: no increment lost"
-    );
+    assert_every_increment_committed("atomic", &failures, THREADS * ROUNDS, &total);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -703,7 +564,7 @@ async fn blocking_call_in_unconstrained_async_code_is_refused_not_a_panic() {
                 Err(panic) => panic!(
                     "{kind:?}: count() inside tokio::task::coop::unconstrained on a {place} \
                      panicked ({}) instead of returning Error::SynchronousOnlyOperation",
-                    panic_message(&panic)
+                    panic_message(&*panic)
                 ),
                 Ok(Err(Error::SynchronousOnlyOperation { operation })) => {
                     assert_eq!(
@@ -718,14 +579,6 @@ async fn blocking_call_in_unconstrained_async_code_is_refused_not_a_panic() {
             }
         }
     }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ use duetto::sea_orm::ConnectionTrait;
 use duetto::{Backend, Db};
 use migration::{Migrator, MigratorTrait};
 
+pub mod faults;
+
 /// One backend the suite can run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
