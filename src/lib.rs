@@ -60,6 +60,7 @@ pub use db::{Backend, Db, PoolStatus};
 pub use error::{Error, IntegrityKind, Result, TransactionProblem};
 pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
+pub use query::batch::{abatch, batch, Batch, BatchRead};
 pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet};
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use request::{arequest_scope, request_scope};

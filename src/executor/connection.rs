@@ -256,6 +256,47 @@ impl PooledConn {
         .map_err(sqlx_error_to_query_err)
     }
 
+    /// Sends `sql` — several `;`-separated statements, values written inline — as ONE message
+    /// (the simple query protocol) and returns each statement's rows, in order: one round trip
+    /// for all of them.
+    pub(crate) async fn query_many(
+        &mut self,
+        sql: String,
+        statements: usize,
+    ) -> Result<Vec<Vec<QueryResult>>, DbErr> {
+        use futures_util::TryStreamExt;
+        use sqlx::Either;
+        let results = self
+            .exchange(async move |raw| {
+                on_raw!(raw, c => {
+                    let mut results = vec![Vec::new()];
+                    let mut items = sqlx::Executor::fetch_many(c, sqlx::AssertSqlSafe(sql));
+                    while let Some(item) = items.try_next().await? {
+                        match item {
+                            Either::Left(_done) => results.push(Vec::new()),
+                            Either::Right(row) => results
+                                .last_mut()
+                                .expect("never empty")
+                                .push(QueryResult::from(row)),
+                        }
+                    }
+                    Ok::<_, sqlx::Error>(results)
+                })
+            })
+            .await?
+            .map_err(sqlx_error_to_query_err)?;
+        let mut results = results;
+        // Each statement ends with its completion; what follows the last one is empty.
+        results.pop();
+        if results.len() != statements {
+            return Err(DbErr::Custom(format!(
+                "a batch of {statements} statements returned {} results",
+                results.len()
+            )));
+        }
+        Ok(results)
+    }
+
     /// The rows of `stmt`, read as they arrive. The exchange stays open until the stream has
     /// been read to its end, so a stream dropped half-read leaves the connection interrupted.
     pub(crate) fn fetch(&mut self, stmt: Statement) -> BoxStream<'_, Result<QueryResult, DbErr>> {

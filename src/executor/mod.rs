@@ -36,6 +36,7 @@
 //! scope whose connection was interrupted can only roll back, and says so with
 //! [`TransactionProblem::Interrupted`](crate::TransactionProblem::Interrupted).
 
+pub(crate) mod batch;
 mod connection;
 mod request;
 mod scope;
@@ -141,7 +142,7 @@ impl Conn {
 
     /// The connection for one exchange: the scope's (waiting for its turn), else one of its
     /// own from the request scope's slot or the pool.
-    async fn lease(&self) -> std::result::Result<Lease<'_>, DbErr> {
+    pub(crate) async fn lease(&self) -> std::result::Result<Lease<'_>, DbErr> {
         Ok(match self {
             Conn::Own(source) => Lease::Own(source.acquire().await?),
             Conn::Scoped(scope, refusal) => Lease::Shared(Self::scoped(scope, refusal).await?),
@@ -197,7 +198,7 @@ impl ConnectionTrait for Conn {
 }
 
 /// A connection for one exchange: checked out for it, or the scope's, shared in turn.
-enum Lease<'a> {
+pub(crate) enum Lease<'a> {
     Own(PooledConn),
     Shared(ScopeConn<'a>),
 }

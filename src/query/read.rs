@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 
-use sea_orm::sea_query::{Alias, Expr, FromValueTuple, IntoValueTuple, Query, ValueTuple};
+use sea_orm::sea_query::{
+    Alias, Expr, FromValueTuple, IntoValueTuple, Query, SelectStatement, ValueTuple,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IntoSimpleExpr, Iterable,
     ModelTrait, Order, PrimaryKeyToColumn, PrimaryKeyTrait, QuerySelect, QueryTrait, Statement,
@@ -13,6 +15,17 @@ use sea_orm::{
 };
 
 use super::QuerySet;
+
+/// The count a `COUNT(*)` row holds (none: 0).
+pub(crate) fn count_of(
+    row: Option<&sea_orm::QueryResult>,
+) -> std::result::Result<u64, sea_orm::DbErr> {
+    let count = match row {
+        Some(row) => row.try_get_by_index::<i64>(0)?,
+        None => 0,
+    };
+    Ok(count.max(0) as u64)
+}
 use crate::agg::Aggregate;
 use crate::bridge::blocking_twin;
 use crate::{Error, Result};
@@ -319,9 +332,19 @@ impl<E: EntityTrait> QuerySet<E> {
     /// # Ok(()) });
     /// ```
     pub fn acount(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let stmt = self.count_query();
+        self.runner().run(move |conn| async move {
+            let backend = conn.get_database_backend();
+            let row = conn.query_one_raw(backend.build(&stmt)).await?;
+            Ok(count_of(row.as_ref())?)
+        })
+    }
+
+    /// `SELECT COUNT(*)` of the rows this queryset matches.
+    pub(crate) fn count_query(&self) -> SelectStatement {
         // Without a slice or DISTINCT a plain COUNT(*) over the filters suffices; with one, the
         // rows must be counted from a subquery that applies it.
-        let stmt = if self.is_sliced() || self.distinct {
+        if self.is_sliced() || self.distinct {
             Query::select()
                 .expr(Expr::cust("COUNT(*)"))
                 .from_subquery(self.build().into_query(), Alias::new("duetto_counted"))
@@ -331,16 +354,7 @@ impl<E: EntityTrait> QuerySet<E> {
                 .select_only()
                 .expr(Expr::cust("COUNT(*)"))
                 .into_query()
-        };
-        self.runner().run(move |conn| async move {
-            let backend = conn.get_database_backend();
-            let row = conn.query_one_raw(backend.build(&stmt)).await?;
-            let count = match row {
-                Some(row) => row.try_get_by_index::<i64>(0)?,
-                None => 0,
-            };
-            Ok(count.max(0) as u64)
-        })
+        }
     }
 
     /// Blocking twin of [`acount`](Self::acount).
@@ -370,15 +384,20 @@ impl<E: EntityTrait> QuerySet<E> {
     /// # Ok(()) });
     /// ```
     pub fn aexists(&self) -> impl Future<Output = Result<bool>> + Send + 'static {
+        let stmt = self.exists_query();
+        self.runner().run(move |conn| async move {
+            let stmt = conn.get_database_backend().build(&stmt);
+            Ok(conn.query_one_raw(stmt).await?.is_some())
+        })
+    }
+
+    /// `SELECT 1 … LIMIT 1` over the rows this queryset matches.
+    pub(crate) fn exists_query(&self) -> SelectStatement {
         let mut select = self.build();
         if self.limit.is_none() {
             select = select.limit(1);
         }
-        let select = select.select_only().expr(Expr::val(1));
-        self.runner().run(move |conn| async move {
-            let stmt = select.build(conn.get_database_backend());
-            Ok(conn.query_one_raw(stmt).await?.is_some())
-        })
+        select.select_only().expr(Expr::val(1)).into_query()
     }
 
     /// Blocking twin of [`aexists`](Self::aexists).
