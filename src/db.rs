@@ -135,6 +135,11 @@ impl Db {
         let redacted = url.redacted.clone();
         let sea_options = sea_orm_options(&options, &url);
         let backend = url.backend;
+        let test_if_idle_for = if options.test_before_acquire {
+            Some(Duration::ZERO)
+        } else {
+            options.test_if_idle_for
+        };
         let for_driver = url.for_driver.clone();
         let connecting = on_home(async move {
             first_connection(backend, &for_driver).await?;
@@ -156,7 +161,7 @@ impl Db {
         };
         Ok(Db {
             inner: Arc::new(Inner {
-                pool: Pool::of(&conn),
+                pool: Pool::new(&conn, test_if_idle_for),
                 conn,
                 backend,
                 url: redacted,
@@ -353,8 +358,12 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub async fn close(&self) -> Result<()> {
-        self.arun(|conn| async move { conn.close_by_ref().await })
-            .await
+        let pool = self.inner.pool.clone();
+        self.arun(|conn| async move {
+            pool.close();
+            conn.close_by_ref().await
+        })
+        .await
     }
 
     /// Blocking twin of [`close`](Self::close).

@@ -9,14 +9,16 @@
 use futures_util::stream::{BoxStream, StreamExt};
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx;
-use sea_orm::{
-    ConnAcquireErr, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
-    Statement,
-};
+use sea_orm::{ConnAcquireErr, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 
-use super::request::Sticky;
 use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::pool::Pool;
+use super::request::Sticky;
 
 // SeaORM's own conversions of sqlx errors, which it keeps private: the same `DbErr` shapes, so
 // errors read the same whichever path ran the statement.
@@ -28,7 +30,7 @@ fn sqlx_error_to_query_err(err: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(err.into()))
 }
 
-fn sqlx_conn_acquire_err(err: sqlx::Error) -> DbErr {
+pub(super) fn sqlx_conn_acquire_err(err: sqlx::Error) -> DbErr {
     match err {
         sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
         sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
@@ -36,18 +38,8 @@ fn sqlx_conn_acquire_err(err: sqlx::Error) -> DbErr {
     }
 }
 
-/// The sqlx pool behind a SeaORM connection.
-#[derive(Clone)]
-pub(crate) enum Pool {
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
-    #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
-}
-
-enum Raw {
+/// A connection checked out of sqlx's pool, per backend.
+pub(super) enum Raw {
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
@@ -79,66 +71,6 @@ macro_rules! on_raw {
     };
 }
 
-impl Pool {
-    /// The pool of a SeaORM connection made by `sea_orm::Database::connect`.
-    pub(crate) fn of(conn: &DatabaseConnection) -> Pool {
-        match conn.get_database_backend() {
-            #[cfg(feature = "postgres")]
-            DbBackend::Postgres => Pool::Postgres(conn.get_postgres_connection_pool().clone()),
-            #[cfg(feature = "mysql")]
-            DbBackend::MySql => Pool::MySql(conn.get_mysql_connection_pool().clone()),
-            #[cfg(feature = "sqlite")]
-            DbBackend::Sqlite => Pool::Sqlite(conn.get_sqlite_connection_pool().clone()),
-            #[allow(unreachable_patterns)]
-            other => unreachable!("a {other:?} pool exists only with its backend feature"),
-        }
-    }
-
-    pub(crate) fn backend(&self) -> DbBackend {
-        match self {
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => DbBackend::Postgres,
-            #[cfg(feature = "mysql")]
-            Pool::MySql(_) => DbBackend::MySql,
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => DbBackend::Sqlite,
-        }
-    }
-
-    /// Connections open (idle or in use) and idle in the pool.
-    pub(crate) fn status(&self) -> (u32, usize) {
-        match self {
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(pool) => (pool.size(), pool.num_idle()),
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
-        }
-    }
-
-    /// Checks a connection out of the pool, clean.
-    pub(crate) async fn acquire(&self) -> Result<PooledConn, DbErr> {
-        let raw = match self {
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                Raw::Postgres(pool.acquire().await.map_err(sqlx_conn_acquire_err)?)
-            }
-            #[cfg(feature = "mysql")]
-            Pool::MySql(pool) => Raw::MySql(pool.acquire().await.map_err(sqlx_conn_acquire_err)?),
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => Raw::Sqlite(pool.acquire().await.map_err(sqlx_conn_acquire_err)?),
-        };
-        Ok(PooledConn {
-            raw: Some(raw),
-            backend: self.backend(),
-            exchange_open: false,
-            in_transaction: false,
-            home: None,
-        })
-    }
-}
-
 /// A connection checked out of the pool, with the one fact sqlx does not keep: whether the last
 /// exchange with the server completed.
 ///
@@ -159,12 +91,35 @@ pub(crate) struct PooledConn {
     backend: DbBackend,
     exchange_open: bool,
     in_transaction: bool,
+    /// Where a clean connection goes back to, and the caller's right to hold one.
+    pool: Pool,
+    permit: Option<OwnedSemaphorePermit>,
+    first_seen: Instant,
     /// The request scope that keeps this connection between statements, if any: a clean
     /// connection goes back there (while the scope lives and holds none) instead of to the pool.
     home: Option<Weak<Sticky>>,
 }
 
 impl PooledConn {
+    /// A clean connection checked out of `pool` under `permit`.
+    pub(super) fn new(
+        raw: Raw,
+        pool: Pool,
+        permit: OwnedSemaphorePermit,
+        first_seen: Instant,
+    ) -> PooledConn {
+        PooledConn {
+            backend: pool.backend(),
+            raw: Some(raw),
+            exchange_open: false,
+            in_transaction: false,
+            pool,
+            permit: Some(permit),
+            first_seen,
+            home: None,
+        }
+    }
+
     /// Makes a clean release of this connection go back to `sticky`'s slot.
     pub(crate) fn keep_in(&mut self, sticky: &Arc<Sticky>) {
         self.home = Some(Arc::downgrade(sticky));
@@ -334,17 +289,20 @@ impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(raw) = self.raw.take() else { return };
         if !self.exchange_open && !self.in_transaction {
-            // Clean: back to its request scope if that still lives, else sqlx returns it to the
-            // pool.
+            // Clean: back to its request scope if that still lives (still in use, so with its
+            // permit), else hot in the pool, no round trip.
             match self.home.take().and_then(|home| home.upgrade()) {
                 Some(sticky) => sticky.keep(PooledConn {
                     raw: Some(raw),
                     backend: self.backend,
                     exchange_open: false,
                     in_transaction: false,
+                    pool: self.pool.clone(),
+                    permit: self.permit.take(),
+                    first_seen: self.first_seen,
                     home: None,
                 }),
-                None => drop(raw),
+                None => self.pool.put_back(raw, self.first_seen),
             }
             return;
         }
@@ -372,7 +330,10 @@ impl Drop for PooledConn {
             #[cfg(feature = "sqlite")]
             Raw::Sqlite(mut conn) => match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
+                    // The connection stays counted against the pool until it is back.
+                    let permit = self.permit.take();
                     runtime.spawn(async move {
+                        let _permit = permit;
                         use sqlx::Executor;
                         if let Err(e) = conn.execute("ROLLBACK").await {
                             if !e.to_string().contains("no transaction is active") {

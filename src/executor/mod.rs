@@ -38,6 +38,7 @@
 
 pub(crate) mod batch;
 mod connection;
+mod pool;
 mod request;
 mod scope;
 mod stream;
@@ -46,7 +47,8 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
-pub(crate) use connection::{Pool, PooledConn};
+pub(crate) use connection::PooledConn;
+pub(crate) use pool::Pool;
 pub(crate) use request::RequestScope;
 pub(crate) use scope::{HeldConn, Scope, ScopeConn};
 pub(crate) use stream::{chunks, Chunks};

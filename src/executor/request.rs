@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::DbErr;
 
-use super::connection::{Pool, PooledConn};
+use super::connection::PooledConn;
+use super::pool::Pool;
 
 /// One request scope, for every database used inside it.
 #[derive(Default)]
