@@ -45,6 +45,7 @@ pub struct ConnectOptions {
     pub(crate) test_before_acquire: bool,
     pub(crate) test_if_idle_for: Option<Duration>,
     pub(crate) sqlx_logging: bool,
+    pub(crate) warm_up: Vec<sea_orm::Statement>,
 }
 
 /// The alias a [`Db`](crate::Db) carries unless told otherwise, and the one
@@ -75,6 +76,7 @@ impl ConnectOptions {
             test_before_acquire: false,
             test_if_idle_for: Some(Duration::from_secs(60)),
             sqlx_logging: false,
+            warm_up: Vec::new(),
         }
     }
 
@@ -199,6 +201,35 @@ impl ConnectOptions {
         if idle.is_some() {
             self.test_before_acquire = false;
         }
+        self
+    }
+
+    /// Runs the read `statement` once on every connection as it opens (its rows are discarded),
+    /// so the statement is prepared there before the first call that sends it: that call pays
+    /// no prepare round trip (PostgreSQL, MySQL; SQLite prepares in process and ignores this).
+    /// Call it once per statement; take the statement from
+    /// [`QuerySet::statement`](crate::QuerySet::statement), built with sample values of the
+    /// types the real calls bind (the SQL must match theirs byte for byte; the values need not).
+    /// Pair it with [`min_connections`](Self::min_connections) to open and warm connections at
+    /// startup.
+    ///
+    /// A statement that fails fails the connection that runs it, so a mistake shows up at
+    /// connect time rather than as a slow first request.
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::ColumnTrait;
+    ///
+    /// // Warms `user::Entity::objects().filter(user::Column::Id.eq(id)).alist()` for any `id`.
+    /// let by_id = user::Entity::objects().filter(user::Column::Id.eq(0_i64));
+    /// let options = duetto::ConnectOptions::new("postgres://app@db.internal/app")
+    ///     .min_connections(8)
+    ///     .warm_up(by_id.statement(duetto::Backend::Postgres));
+    /// # let _ = options;
+    /// ```
+    pub fn warm_up(mut self, statement: sea_orm::Statement) -> Self {
+        self.warm_up.push(statement);
         self
     }
 

@@ -141,8 +141,9 @@ impl Db {
             options.test_if_idle_for
         };
         let for_driver = url.for_driver.clone();
+        let warm_up = options.warm_up.clone();
         let connecting = on_home(async move {
-            first_connection(backend, &for_driver).await?;
+            first_connection(backend, &for_driver, &warm_up).await?;
             sea_orm::Database::connect(sea_options).await
         });
         // sqlx enforces the timeout itself; the outer one guarantees a hung handshake cannot
@@ -416,40 +417,76 @@ impl Db {
     }
 }
 
-/// Opens (and closes) one connection to a server database before the pool is built: a pool
-/// retries a refused connection until its timeout and then reports only that it timed out,
-/// while one direct attempt fails at once with the cause ("connection refused", "database does
-/// not exist", bad credentials).
-async fn first_connection(backend: Backend, url: &str) -> std::result::Result<(), DbErr> {
+/// Opens (and closes) one connection to a server database before the pool is built, running
+/// the warm-up statements on it: a pool retries a failing connection until its timeout and then
+/// reports only that it timed out, while one direct attempt fails at once with the cause
+/// ("connection refused", "database does not exist", bad credentials, a bad warm-up statement).
+async fn first_connection(
+    backend: Backend,
+    url: &str,
+    warm: &[sea_orm::Statement],
+) -> std::result::Result<(), DbErr> {
     match backend {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => connect_once::<sea_orm::sqlx::postgres::PgConnectOptions>(url).await,
+        Backend::Postgres => {
+            connect_once::<sea_orm::sqlx::postgres::PgConnectOptions>(url, warm).await
+        }
         #[cfg(feature = "mysql")]
-        Backend::MySql => connect_once::<sea_orm::sqlx::mysql::MySqlConnectOptions>(url).await,
+        Backend::MySql => {
+            connect_once::<sea_orm::sqlx::mysql::MySqlConnectOptions>(url, warm).await
+        }
         // SQLite opens a file: the pool reports its errors directly.
         _ => {
-            let _ = url;
+            let _ = (url, warm);
             Ok(())
         }
     }
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn connect_once<O>(url: &str) -> std::result::Result<(), DbErr>
+async fn connect_once<O>(url: &str, warm: &[sea_orm::Statement]) -> std::result::Result<(), DbErr>
 where
     O: sea_orm::sqlx::ConnectOptions + std::str::FromStr<Err = sea_orm::sqlx::Error>,
     O::Connection: Sized,
+    for<'c> &'c mut O::Connection: sea_orm::sqlx::Executor<
+        'c,
+        Database = <O::Connection as sea_orm::sqlx::Connection>::Database,
+    >,
+    sea_query_sqlx::SqlxValues:
+        sea_orm::sqlx::IntoArguments<<O::Connection as sea_orm::sqlx::Connection>::Database>,
 {
     use sea_orm::sqlx::Connection as _;
     let failed = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     let options: O = url.parse().map_err(failed)?;
-    options
-        .connect()
-        .await
-        .map_err(failed)?
-        .close()
-        .await
-        .map_err(failed)
+    let mut conn = options.connect().await.map_err(failed)?;
+    run_warm_up(&mut conn, warm).await.map_err(failed)?;
+    conn.close().await.map_err(failed)
+}
+
+/// Runs each warm-up statement once on `conn`, discarding its rows.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn run_warm_up<C>(
+    conn: &mut C,
+    statements: &[sea_orm::Statement],
+) -> Result<(), sea_orm::sqlx::Error>
+where
+    C: sea_orm::sqlx::Connection,
+    for<'c> &'c mut C: sea_orm::sqlx::Executor<'c, Database = C::Database>,
+    sea_query_sqlx::SqlxValues: sea_orm::sqlx::IntoArguments<C::Database>,
+{
+    for stmt in statements {
+        let values = stmt
+            .values
+            .clone()
+            .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+        sea_orm::sqlx::query_with(
+            sea_orm::sqlx::AssertSqlSafe(stmt.sql.clone()),
+            sea_query_sqlx::SqlxValues(values),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 fn sea_orm_options(options: &ConnectOptions, url: &DatabaseUrl) -> sea_orm::ConnectOptions {
@@ -489,7 +526,44 @@ fn sea_orm_options(options: &ConnectOptions, url: &DatabaseUrl) -> sea_orm::Conn
     if url.backend == DatabaseBackend::Sqlite {
         configure_sqlite(&mut sea, options, url.in_memory);
     }
+    if !options.warm_up.is_empty() {
+        warm_up_on_connect(&mut sea, Arc::new(options.warm_up.clone()));
+    }
     sea
+}
+
+/// Makes every new server connection run `statements` once (results discarded), so sqlx
+/// prepares each with the parameter types real calls bind and keeps it in the connection's
+/// statement cache. (Preparing from the SQL alone would let PostgreSQL infer parameter types that
+/// need not match what duetto binds later.)
+fn warm_up_on_connect(sea: &mut sea_orm::ConnectOptions, statements: Arc<Vec<sea_orm::Statement>>) {
+    #[cfg(feature = "postgres")]
+    sea.map_sqlx_postgres_pool_opts(warm_up_hook(statements.clone()));
+    #[cfg(feature = "mysql")]
+    sea.map_sqlx_mysql_pool_opts(warm_up_hook(statements.clone()));
+    let _ = (sea, statements);
+}
+
+/// A sqlx pool option mapper adding an `after_connect` that runs `statements`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn warm_up_hook<DB: sea_orm::sqlx::Database>(
+    statements: Arc<Vec<sea_orm::Statement>>,
+) -> impl Fn(sea_orm::sqlx::pool::PoolOptions<DB>) -> sea_orm::sqlx::pool::PoolOptions<DB>
+       + Send
+       + Sync
+       + 'static
+where
+    for<'c> &'c mut DB::Connection: sea_orm::sqlx::Executor<'c, Database = DB>,
+    DB::Connection: sea_orm::sqlx::Connection<Database = DB>,
+    sea_query_sqlx::SqlxValues: sea_orm::sqlx::IntoArguments<DB>,
+{
+    move |pool| {
+        let statements = statements.clone();
+        pool.after_connect(move |conn, _| {
+            let statements = statements.clone();
+            Box::pin(async move { run_warm_up(conn, &statements).await })
+        })
+    }
 }
 
 #[cfg(feature = "sqlite")]

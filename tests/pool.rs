@@ -92,3 +92,59 @@ async fn the_connection_limit_holds_under_load_and_close_does_not_hang() {
         );
     }
 }
+
+/// Statements given to `ConnectOptions::warm_up` are prepared on each connection as it opens,
+/// with the parameter types later calls bind; a statement that fails fails the connect instead
+/// of a later request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_open_with_their_statements_prepared() {
+    use duetto::sea_orm::sea_query::Expr;
+    use duetto::sea_orm::ColumnTrait;
+    for kind in server_backends() {
+        let t = common::migrated(kind).await;
+        let warm = entity::user::Entity::objects().filter(entity::user::Column::Id.eq(1));
+        let sample = entity::user::Entity::objects()
+            .filter(entity::user::Column::Id.eq(0))
+            .statement(kind.backend());
+        let db = Db::connect_with(
+            ConnectOptions::new(&t.url)
+                .max_connections(2)
+                .warm_up(sample),
+        )
+        .await
+        .unwrap();
+        let users = entity::user::Entity::objects().using(&db);
+        entity::user::Entity::objects()
+            .using(&t.db)
+            .acreate(entity::user::ActiveModel {
+                name: duetto::sea_orm::Set("warm".into()),
+                email: duetto::sea_orm::Set("warm@example.com".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(warm.clone().using(&db).alist().await.unwrap().len(), 1);
+        if kind == common::Kind::Postgres {
+            // The session's prepared statements include it: prepared when the connection opened.
+            let prepared = users
+                .filter(Expr::cust(
+                    "EXISTS (SELECT 1 FROM pg_prepared_statements WHERE statement LIKE '%\"user\".\"id\" = $1')",
+                ))
+                .aexists()
+                .await
+                .unwrap();
+            assert!(prepared, "the statement was not prepared on the connection");
+        }
+        let broken = Db::connect_with(ConnectOptions::new(&t.url).warm_up(
+            duetto::sea_orm::Statement::from_string(
+                kind.backend(),
+                "SELECT no_such_column FROM no_such_table",
+            ),
+        ))
+        .await;
+        assert!(
+            matches!(broken, Err(duetto::Error::Connect { .. })),
+            "{kind:?}: {broken:?}"
+        );
+    }
+}

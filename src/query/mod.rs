@@ -280,6 +280,45 @@ impl<E: EntityTrait> QuerySet<E> {
         self
     }
 
+    /// The SQL that [`alist`](Self::alist) and [`batch_list`](Self::batch_list) send for this
+    /// queryset on `backend`, with placeholders where the values go: for logs, `EXPLAIN`, and
+    /// [`ConnectOptions::warm_up`](crate::ConnectOptions::warm_up) (via
+    /// [`statement`](Self::statement)).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::ColumnTrait;
+    ///
+    /// let sql = user::Entity::objects().filter(user::Column::Id.eq(1)).sql(duetto::Backend::Postgres);
+    /// assert_eq!(
+    ///     sql,
+    ///     r#"SELECT "user"."id", "user"."name", "user"."email", "user"."created_at" FROM "user" WHERE "user"."id" = $1"#
+    /// );
+    /// ```
+    pub fn sql(&self, backend: crate::Backend) -> String {
+        sea_orm::QueryTrait::build(&self.build(), backend).sql
+    }
+
+    /// The statement (SQL and values) that [`alist`](Self::alist) sends for this queryset on
+    /// `backend`: to log or replay it, or to warm connections with
+    /// [`ConnectOptions::warm_up`](crate::ConnectOptions::warm_up).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::ColumnTrait;
+    ///
+    /// let stmt = user::Entity::objects()
+    ///     .filter(user::Column::Id.eq(7))
+    ///     .statement(duetto::Backend::Sqlite);
+    /// assert!(stmt.sql.ends_with(r#"WHERE "user"."id" = ?"#));
+    /// assert_eq!(stmt.values.map(|v| v.0.len()), Some(1));
+    /// ```
+    pub fn statement(&self, backend: crate::Backend) -> sea_orm::Statement {
+        sea_orm::QueryTrait::build(&self.build(), backend)
+    }
+
     /// The table name of `E`, used in error messages.
     pub(crate) fn model_name() -> &'static str {
         E::default().table_name()
