@@ -158,3 +158,31 @@ pub async fn full_concurrent(user_id: i64) -> duetto::Result<Dashboard> {
         recent_orders: order_views(recent_orders),
     })
 }
+
+/// Async voice, all five reads in one batch: one round trip on one connection.
+pub async fn full_batched(user_id: i64) -> duetto::Result<Dashboard> {
+    let (user, total_orders, pending_orders, unread_notifications, recent_orders) =
+        duetto::abatch((
+            user::Entity::objects()
+                .filter(user::Column::Id.eq(user_id))
+                .batch_first(),
+            orders_of(user_id).batch_count(),
+            orders_of(user_id)
+                .filter(order::Column::Status.eq("pending"))
+                .batch_count(),
+            notification::Entity::objects()
+                .filter(notification::Column::UserId.eq(user_id))
+                .filter(notification::Column::Read.eq(false))
+                .batch_count(),
+            recent(user_id).batch_list(),
+        ))
+        .await?;
+    let user = user.ok_or(duetto::Error::DoesNotExist { model: "user" })?;
+    Ok(Dashboard {
+        user: user.into(),
+        total_orders,
+        pending_orders,
+        unread_notifications,
+        recent_orders: order_views(recent_orders),
+    })
+}
