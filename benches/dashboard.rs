@@ -1,6 +1,7 @@
 //! The 5-query dashboard behind a simulated network: one-way latency 0, 1, 5 and 20 ms (the
 //! latency proxy in front of PostgreSQL, and MySQL when configured). For each: one query's round
-//! trip (the physical limit for any dashboard), blocking serial, async serial, async concurrent.
+//! trip (the physical limit for any dashboard), blocking serial, async serial, async concurrent
+//! (five pooled connections at once), async batched (one connection, one round trip).
 //!
 //! ```text
 //! DUETTO_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/duetto_bench cargo bench --bench dashboard
@@ -17,7 +18,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use duetto::prelude::*;
-use support::dashboards::{full_async_serial, full_blocking, full_concurrent};
+use support::dashboards::{full_async_serial, full_batched, full_blocking, full_concurrent};
 use support::{median, Args, Demo, Size};
 
 const LATENCIES_MS: [u64; 4] = [0, 1, 5, 20];
@@ -52,14 +53,16 @@ fn main() -> duetto::Result<()> {
     .map_err(duetto::Error::other)?;
 
     println!(
-        "{:<11} {:>8} {:>11} {:>16} {:>14} {:>17} {:>12} {:>12}",
+        "{:<11} {:>8} {:>11} {:>16} {:>14} {:>17} {:>14} {:>12} {:>13} {:>12}",
         "backend",
         "latency",
         "one query",
         "blocking serial",
         "async serial",
         "async concurrent",
+        "async batched",
         "conc/1 query",
+        "batch/1 query",
         "serial/conc"
     );
     for (name, url) in servers {
@@ -100,16 +103,19 @@ fn main() -> duetto::Result<()> {
             let serial = measure(&|id| full_blocking(id).map(drop))?;
             let aserial = measure(&|id| rt.block_on(full_async_serial(id)).map(drop))?;
             let concurrent = measure(&|id| rt.block_on(full_concurrent(id)).map(drop))?;
+            let batched = measure(&|id| rt.block_on(full_batched(id)).map(drop))?;
             let msf = |d: Duration| d.as_secs_f64() * 1e3;
             println!(
-                "{:<11} {:>5} ms {:>8.2} ms {:>13.2} ms {:>11.2} ms {:>14.2} ms {:>11.2}× {:>11.2}×",
+                "{:<11} {:>5} ms {:>8.2} ms {:>13.2} ms {:>11.2} ms {:>14.2} ms {:>11.2} ms {:>11.2}× {:>12.2}× {:>11.2}×",
                 name,
                 latency,
                 msf(one),
                 msf(serial),
                 msf(aserial),
                 msf(concurrent),
+                msf(batched),
                 msf(concurrent) / msf(one),
+                msf(batched) / msf(one),
                 msf(serial) / msf(concurrent)
             );
             writeln!(

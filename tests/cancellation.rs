@@ -217,6 +217,13 @@ enum Op {
     Scope {
         nested: bool,
     },
+    /// A request scope: a read, a create and a read on the connection it keeps, and a
+    /// transaction inside it when `with_scope`.
+    Request {
+        with_scope: bool,
+    },
+    /// Three reads sent as one batch (one round trip on one connection).
+    Batch,
     /// `aiterator(3)` reading `take` rows, inside an `aatomic` that also creates a user when
     /// `in_scope` (before or after reading, by `write_first`).
     Stream {
@@ -234,7 +241,7 @@ struct Planned {
 }
 
 fn plan_op(rng: &mut XorShift, cancel: bool) -> Planned {
-    let op = match rng.below(16) {
+    let op = match rng.below(19) {
         0..=1 => Op::GetPk,
         2..=3 => Op::Count,
         4 => Op::ListLimited,
@@ -243,6 +250,10 @@ fn plan_op(rng: &mut XorShift, cancel: bool) -> Planned {
         9..=12 => Op::Scope {
             nested: rng.below(2) == 0,
         },
+        13..=14 => Op::Request {
+            with_scope: rng.below(2) == 0,
+        },
+        15 => Op::Batch,
         _ => Op::Stream {
             take: 1 + rng.below(5) as usize,
             in_scope: rng.below(2) == 0,
@@ -315,6 +326,31 @@ async fn run_call(db: Db, seeded: Vec<i64>, plan: Planned, tag: String, i: usize
         Op::Create => Box::pin(async move {
             qs.acreate(new_user(&email)).await?;
             Ok(vec![email])
+        }),
+        Op::Request { with_scope } => Box::pin(async move {
+            duetto::arequest_scope(async {
+                qs.acount().await?;
+                qs.acreate(new_user(&email)).await?;
+                if with_scope {
+                    db.aatomic(async {
+                        qs.acreate(new_user(&inner)).await?;
+                        Ok(())
+                    })
+                    .await?;
+                }
+                qs.limit(2).alist().await?;
+                Ok(if with_scope {
+                    vec![email, inner]
+                } else {
+                    vec![email]
+                })
+            })
+            .await
+        }),
+        Op::Batch => Box::pin(async move {
+            duetto::abatch((qs.batch_count(), qs.batch_first(), qs.limit(3).batch_list()))
+                .await
+                .map(|_| vec![])
         }),
         Op::Scope { nested } => Box::pin(async move {
             db.aatomic(async {
