@@ -3,7 +3,7 @@
 # PostgreSQL and MySQL), the dashboard-vs-latency table and its SVG, streaming memory.
 # Outputs land in target/bench-results/; copy the figures into BENCHMARKS.md.
 #
-#   scripts/bench.sh            # everything (about 15 minutes on 2 cores)
+#   scripts/bench.sh            # everything (about 20 minutes on 2 cores; the load bench needs wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/bench-results
@@ -20,6 +20,7 @@ export DUETTO_BENCH_POSTGRES_URL=$PG DUETTO_BENCH_MYSQL_URL=$MY
 cargo bench --bench bridge 2>&1 | tee "$out/bridge.txt"
 cargo bench --bench queries 2>&1 | tee "$out/queries.txt"
 cargo bench --bench dashboard 2>&1 | tee "$out/dashboard.txt"
+cargo bench --bench load 2>&1 | tee "$out/load.txt"
 python3 scripts/plot_dashboard.py "$out/dashboard_latency.csv" docs/dashboard_latency.svg
 cargo run --release --example stream_memory 2>&1 | tee "$out/stream_memory.txt"
 echo "results in $out/"
