@@ -37,7 +37,7 @@ const ANY_DATABASE: usize = 0;
 ///     // Both statements run on the same connection, checked out once.
 ///     let ada = user::Entity::objects().aget_pk(1).await?;
 ///     let n = user::Entity::objects().acount().await?;
-///     duetto::Result::Ok((ada, n))
+///     duetto::Result::<_>::Ok((ada, n))
 /// })
 /// .await?;
 /// assert_eq!((ada.id, n), (1, 3));

@@ -216,7 +216,7 @@ batch_tuple!(a A, b B, c C, d D, e E, f F, g G, h H);
 ///
 /// let users = user::Entity::objects();
 /// let (ada, total, any_spam) = duetto::abatch((
-///     users.filter(user::Column::Id.eq(1)).batch_first(),
+///     users.clone().filter(user::Column::Id.eq(1)).batch_first(),
 ///     users.batch_count(),
 ///     users.filter(user::Column::Email.ends_with("@spam.example")).batch_exists(),
 /// ))
@@ -257,11 +257,14 @@ pub fn abatch<B: Batch>(reads: B) -> impl Future<Output = Result<B::Output>> + S
 /// ```
 /// # duetto::doc_db::with_users_blocking(|| {
 /// use duetto::prelude::*;
+/// use entity::user;
+/// use sea_orm::ColumnTrait;
+///
 /// let counts = duetto::batch(vec![
-///     entity::user::Entity::objects().batch_count(),
-///     entity::post::Entity::objects().batch_count(),
+///     user::Entity::objects().batch_count(),
+///     user::Entity::objects().filter(user::Column::Id.gt(1)).batch_count(),
 /// ])?;
-/// assert_eq!(counts[0], 3);
+/// assert_eq!(counts, [3, 2]);
 /// # Ok(()) });
 /// ```
 pub fn batch<B: Batch>(reads: B) -> Result<B::Output> {
