@@ -10,7 +10,7 @@ use sea_orm::{ConnAcquireErr, DatabaseBackend, DatabaseConnection, DbErr};
 use crate::bridge::blocking_twin;
 use crate::connect_options::ConnectOptions;
 use crate::database_url::DatabaseUrl;
-use crate::executor::Pool;
+use crate::pool::Pool;
 use crate::runtime::on_home;
 use crate::{Error, Result};
 

@@ -32,6 +32,15 @@
 //! async calls from any other executor are polled with home entered. Whatever they open or spawn
 //! is home's, so pools survive the runtime that created them (a `#[tokio::test]`, a short
 //! `block_on`), and no call pays a hop between threads.
+//!
+//! ## Layers
+//!
+//! From the bottom, each using only those below it: `error` and [`runtime`]; `context` (what a
+//! task or thread carries: open scopes, the waiting sync caller, the blocking mark); [`bridge`];
+//! `pool` (connections that know whether their last exchange completed, hot ones reused with no
+//! round trip) and `db`; `executor` (where a statement runs: the pool, a request scope's kept
+//! connection, or a transaction's); [`transaction`] and [`request`]; the query layer
+//! ([`QuerySet`], batches) and the model extensions.
 
 #![warn(missing_docs)]
 
@@ -47,6 +56,7 @@ pub mod doc_db;
 mod error;
 mod executor;
 mod model;
+mod pool;
 mod query;
 mod registry;
 pub mod request;

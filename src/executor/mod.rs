@@ -37,8 +37,6 @@
 //! [`TransactionProblem::Interrupted`](crate::TransactionProblem::Interrupted).
 
 pub(crate) mod batch;
-mod connection;
-mod pool;
 mod request;
 mod scope;
 mod stream;
@@ -47,14 +45,13 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
-pub(crate) use connection::PooledConn;
-pub(crate) use pool::Pool;
 pub(crate) use request::RequestScope;
 pub(crate) use scope::{HeldConn, Scope, ScopeConn};
 pub(crate) use stream::{chunks, Chunks};
 
 use crate::context::Ambient;
 use crate::error::TransactionProblem;
+use crate::pool::{Pool, PooledConn};
 use crate::runtime::on_home;
 use crate::{Db, Error, Result};
 

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::DbErr;
 
-use super::connection::PooledConn;
-use super::pool::Pool;
+use crate::pool::{Keeper, Pool, PooledConn};
 
 /// One request scope, for every database used inside it.
 #[derive(Default)]
@@ -67,12 +66,15 @@ impl Sticky {
             Some(conn) => conn,
             None => self.pool.acquire().await?,
         };
-        conn.keep_in(self);
+        let keeper: Arc<dyn Keeper> = self.clone();
+        conn.keep_in(Arc::downgrade(&keeper));
         Ok(conn)
     }
+}
 
+impl Keeper for Sticky {
     /// Takes back a clean connection: kept if the slot is empty, else returned to the pool.
-    pub(crate) fn keep(&self, conn: PooledConn) {
+    fn keep(&self, conn: PooledConn) {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             *slot = Some(conn);

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sea_orm::DbBackend;
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::connection::PooledConn;
 use crate::error::TransactionProblem;
+use crate::pool::PooledConn;
 use crate::{Db, Error, Result};
 
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(1);

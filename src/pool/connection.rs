@@ -12,13 +12,20 @@ use sea_orm::sqlx;
 use sea_orm::{ConnAcquireErr, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Instant;
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::pool::Pool;
-use super::request::Sticky;
+use super::Pool;
+
+/// Where a clean connection goes when its user releases it, if not straight back to the pool:
+/// a request scope that keeps one connection between its statements. A keeper that does not
+/// want it (it already keeps one) drops it, which returns it to the pool.
+pub(crate) trait Keeper: Send + Sync {
+    /// Takes back a clean connection.
+    fn keep(&self, conn: PooledConn);
+}
 
 // SeaORM's own conversions of sqlx errors, which it keeps private: the same `DbErr` shapes, so
 // errors read the same whichever path ran the statement.
@@ -97,7 +104,7 @@ pub(crate) struct PooledConn {
     first_seen: Instant,
     /// The request scope that keeps this connection between statements, if any: a clean
     /// connection goes back there (while the scope lives and holds none) instead of to the pool.
-    home: Option<Weak<Sticky>>,
+    home: Option<Weak<dyn Keeper>>,
 }
 
 impl PooledConn {
@@ -120,9 +127,9 @@ impl PooledConn {
         }
     }
 
-    /// Makes a clean release of this connection go back to `sticky`'s slot.
-    pub(crate) fn keep_in(&mut self, sticky: &Arc<Sticky>) {
-        self.home = Some(Arc::downgrade(sticky));
+    /// Makes a clean release of this connection go back to `keeper` (while it lives).
+    pub(crate) fn keep_in(&mut self, keeper: Weak<dyn Keeper>) {
+        self.home = Some(keeper);
     }
 
     pub(crate) fn backend(&self) -> DbBackend {
@@ -292,7 +299,7 @@ impl Drop for PooledConn {
             // Clean: back to its request scope if that still lives (still in use, so with its
             // permit), else hot in the pool, no round trip.
             match self.home.take().and_then(|home| home.upgrade()) {
-                Some(sticky) => sticky.keep(PooledConn {
+                Some(keeper) => keeper.keep(PooledConn {
                     raw: Some(raw),
                     backend: self.backend,
                     exchange_open: false,

@@ -26,7 +26,10 @@ use sea_orm::sqlx;
 use sea_orm::{ConnAcquireErr, DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::Semaphore;
 
-use super::connection::{sqlx_conn_acquire_err, PooledConn, Raw};
+mod connection;
+
+use connection::{sqlx_conn_acquire_err, Raw};
+pub(crate) use connection::{Keeper, PooledConn};
 
 /// The sqlx pool behind a SeaORM connection.
 #[derive(Clone)]
@@ -178,7 +181,7 @@ impl Pool {
     }
 
     /// Takes back a clean connection (its caller's permit is released right after).
-    pub(super) fn put_back(&self, raw: Raw, first_seen: Instant) {
+    fn put_back(&self, raw: Raw, first_seen: Instant) {
         let expired = self
             .inner
             .max_lifetime
