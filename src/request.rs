@@ -13,7 +13,7 @@
 //! Cancellation is as everywhere in duetto: a statement dropped half-way closes its connection
 //! instead of keeping it; a scope dropped at any point gives its connection back to the pool.
 //!
-//! With the `tower` feature, [`RequestScopeLayer`] wraps every request of a tower/axum service in
+//! With the `tower` feature, `RequestScopeLayer` wraps every request of a tower/axum service in
 //! a request scope.
 
 use std::future::Future;

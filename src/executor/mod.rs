@@ -32,9 +32,9 @@
 //! Inside a scope the connection is shared: statements of the body, of the streams it reads and
 //! of the tasks it spawned take it in turn, each for one exchange (a stream for one chunk). The
 //! scope's end waits for the exchange in flight, then closes the scope: later statements from a
-//! task that outlived it get [`TransactionProblem::Ended`](crate::TransactionProblem::Ended). A
+//! task that outlived it get [`TransactionProblem::Ended`]. A
 //! scope whose connection was interrupted can only roll back, and says so with
-//! [`TransactionProblem::Interrupted`](crate::TransactionProblem::Interrupted).
+//! [`TransactionProblem::Interrupted`].
 
 pub(crate) mod batch;
 mod request;

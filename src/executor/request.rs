@@ -5,7 +5,7 @@
 //! clean connection in a [`Sticky`] slot. A statement takes the slot's connection if it is there,
 //! else checks one out of the pool (so concurrent statements never wait for each other); when the
 //! statement completes, its connection goes back to the slot if the slot is empty, else to the
-//! pool. An interrupted connection goes nowhere but closed (see [`PooledConn`](super::PooledConn)).
+//! pool. An interrupted connection goes nowhere but closed (see [`crate::pool::PooledConn`]).
 //! When the scope ends, the slot's connection returns to the pool.
 
 use std::sync::{Arc, Mutex};

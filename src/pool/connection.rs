@@ -1,7 +1,7 @@
 //! One pooled connection that knows whether its protocol exchange is complete.
 //!
 //! duetto runs statements itself, through sqlx, on connections it checks out of the pool that
-//! SeaORM's [`DatabaseConnection`] wraps. Owning the checkout is what lets it tell a clean
+//! SeaORM's `DatabaseConnection` wraps. Owning the checkout is what lets it tell a clean
 //! connection from an interrupted one: SeaORM and sqlx release a connection the same way whether
 //! its last exchange finished or its future was dropped half-way, and sqlx's release-time ping
 //! cannot see an open transaction (PostgreSQL) or recover a half-read prepare (MySQL).
