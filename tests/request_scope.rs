@@ -274,3 +274,49 @@ fn the_blocking_voice_reuses_one_connection_too() {
         );
     }
 }
+
+/// The tower layer runs each request of the wrapped service in its own request scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tower_layer_gives_each_request_a_request_scope() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// A service whose requests make serial calls and report the connections in use meanwhile.
+    #[derive(Clone)]
+    struct Handler(Db);
+
+    impl Service<()> for Handler {
+        type Response = u32;
+        type Error = duetto::Error;
+        type Future = Pin<Box<dyn Future<Output = duetto::Result<u32>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<duetto::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, (): ()) -> Self::Future {
+            let db = self.0.clone();
+            Box::pin(async move {
+                users(&db).acount().await?;
+                users(&db).acount().await?;
+                exactly_one_kept(&db, "inside a layered request").await;
+                let status = db.pool_status();
+                Ok(status.open - status.idle as u32)
+            })
+        }
+    }
+
+    for kind in backends() {
+        let t = common::migrated(kind).await;
+        let db = own_pool(&t).await;
+        let mut service = duetto::request::RequestScopeLayer::new().layer(Handler(db.clone()));
+        for _ in 0..3 {
+            let in_use = watchdog("layered request", service.call(())).await.unwrap();
+            assert_eq!(in_use, 1, "{kind:?}");
+            all_idle(&db, &format!("{kind:?}: after a layered request")).await;
+        }
+    }
+}
