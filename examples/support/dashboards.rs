@@ -53,6 +53,16 @@ fn orders_of(user_id: i64) -> QuerySet<order::Entity> {
     order::Entity::objects().filter(order::Column::UserId.eq(user_id))
 }
 
+fn pending_orders_of(user_id: i64) -> QuerySet<order::Entity> {
+    orders_of(user_id).filter(order::Column::Status.eq("pending"))
+}
+
+fn unread_notifications_of(user_id: i64) -> QuerySet<notification::Entity> {
+    notification::Entity::objects()
+        .filter(notification::Column::UserId.eq(user_id))
+        .filter(notification::Column::Read.eq(false))
+}
+
 fn recent(user_id: i64) -> QuerySet<order::Entity> {
     orders_of(user_id)
         .order_by_desc(order::Column::CreatedAt)
@@ -107,13 +117,8 @@ pub fn full_blocking(user_id: i64) -> duetto::Result<Dashboard> {
     Ok(Dashboard {
         user: user::Entity::objects().get_pk(user_id)?.into(),
         total_orders: orders_of(user_id).count()?,
-        pending_orders: orders_of(user_id)
-            .filter(order::Column::Status.eq("pending"))
-            .count()?,
-        unread_notifications: notification::Entity::objects()
-            .filter(notification::Column::UserId.eq(user_id))
-            .filter(notification::Column::Read.eq(false))
-            .count()?,
+        pending_orders: pending_orders_of(user_id).count()?,
+        unread_notifications: unread_notifications_of(user_id).count()?,
         recent_orders: order_views(recent(user_id).list()?),
     })
 }
@@ -123,15 +128,8 @@ pub async fn full_async_serial(user_id: i64) -> duetto::Result<Dashboard> {
     Ok(Dashboard {
         user: user::Entity::objects().aget_pk(user_id).await?.into(),
         total_orders: orders_of(user_id).acount().await?,
-        pending_orders: orders_of(user_id)
-            .filter(order::Column::Status.eq("pending"))
-            .acount()
-            .await?,
-        unread_notifications: notification::Entity::objects()
-            .filter(notification::Column::UserId.eq(user_id))
-            .filter(notification::Column::Read.eq(false))
-            .acount()
-            .await?,
+        pending_orders: pending_orders_of(user_id).acount().await?,
+        unread_notifications: unread_notifications_of(user_id).acount().await?,
         recent_orders: order_views(recent(user_id).alist().await?),
     })
 }
@@ -141,13 +139,8 @@ pub async fn full_concurrent(user_id: i64) -> duetto::Result<Dashboard> {
     let (user, total_orders, pending_orders, unread_notifications, recent_orders) = tokio::try_join!(
         user::Entity::objects().aget_pk(user_id),
         orders_of(user_id).acount(),
-        orders_of(user_id)
-            .filter(order::Column::Status.eq("pending"))
-            .acount(),
-        notification::Entity::objects()
-            .filter(notification::Column::UserId.eq(user_id))
-            .filter(notification::Column::Read.eq(false))
-            .acount(),
+        pending_orders_of(user_id).acount(),
+        unread_notifications_of(user_id).acount(),
         recent(user_id).alist(),
     )?;
     Ok(Dashboard {
@@ -167,13 +160,8 @@ pub async fn full_batched(user_id: i64) -> duetto::Result<Dashboard> {
                 .filter(user::Column::Id.eq(user_id))
                 .batch_first(),
             orders_of(user_id).batch_count(),
-            orders_of(user_id)
-                .filter(order::Column::Status.eq("pending"))
-                .batch_count(),
-            notification::Entity::objects()
-                .filter(notification::Column::UserId.eq(user_id))
-                .filter(notification::Column::Read.eq(false))
-                .batch_count(),
+            pending_orders_of(user_id).batch_count(),
+            unread_notifications_of(user_id).batch_count(),
             recent(user_id).batch_list(),
         ))
         .await?;
