@@ -1,9 +1,11 @@
 //! Where a statement runs, and on which connection.
 //!
-//! Every statement duetto sends goes through a [`Conn`]: either the pool (a connection is checked
-//! out for that one exchange and given back after it) or the connection held by the innermost
-//! scope open on that database in the caller's task or thread (a transaction or a savepoint).
-//! [`Runner`] resolves which, at the moment the statement runs, and runs it on the home runtime.
+//! Every statement duetto sends goes through a [`Conn`]: the connection held by the innermost
+//! transaction scope open on that database in the caller's task or thread (a transaction or a
+//! savepoint), else a connection of its own for that one exchange — the one the caller's request
+//! scope keeps, when free, or one from the pool. [`Runner`] resolves which, at the moment the
+//! statement runs, and runs it on the home runtime. Batches ([`batch`]) and streams are
+//! exchanges like any other.
 //!
 //! # Connection states
 //!
@@ -19,7 +21,8 @@
 //!                    in transaction ──── released unfinished ─────────┘    queued, then pooled)
 //! ```
 //!
-//! - A **clean** connection goes back to the pool as it is: duetto adds no round trip.
+//! - A **clean** connection goes back as it is (to its request scope, or hot into the pool, see
+//!   [`crate::pool`]): no round trip.
 //! - An **exchange is open** from the moment a statement is sent until its last reply is read. A
 //!   future dropped in that window (a timeout, `select!`, an aborted task, a stream dropped
 //!   half-read) leaves the connection **interrupted**: the server may still run the statement,
@@ -32,9 +35,8 @@
 //! Inside a scope the connection is shared: statements of the body, of the streams it reads and
 //! of the tasks it spawned take it in turn, each for one exchange (a stream for one chunk). The
 //! scope's end waits for the exchange in flight, then closes the scope: later statements from a
-//! task that outlived it get [`TransactionProblem::Ended`]. A
-//! scope whose connection was interrupted can only roll back, and says so with
-//! [`TransactionProblem::Interrupted`].
+//! task that outlived it get [`TransactionProblem::Ended`]. A scope whose connection was
+//! interrupted can only roll back, and says so with [`TransactionProblem::Interrupted`].
 
 pub(crate) mod batch;
 mod request;
