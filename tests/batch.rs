@@ -230,3 +230,68 @@ async fn what_cannot_be_batched_is_a_clear_error() {
     .await;
     assert!(matches!(broken, Err(Error::Db(_))), "{broken:?}");
 }
+
+/// Batched values stay data whatever the server's string settings: MySQL sessions with
+/// `NO_BACKSLASH_ESCAPES` (where a backslash escapes nothing) read hostile strings as strings too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_values_cannot_escape_their_literal_under_any_sql_mode() {
+    use duetto::sea_orm::Statement;
+    let hostile = [
+        r"\' OR 1=1 -- ",
+        r"back\slash",
+        "quote ' inside",
+        r#"double " and \" mixed"#,
+        "",
+        "NUL-free ✓ ünïcödé",
+    ];
+    for kind in backends() {
+        let t = common::migrated(kind).await;
+        users(&t)
+            .abulk_create(
+                hostile
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| user::ActiveModel {
+                        name: Set((*name).to_owned()),
+                        email: Set(format!("h{i}@example.com")),
+                        ..Default::default()
+                    }),
+            )
+            .await
+            .unwrap();
+        let mut options = duetto::ConnectOptions::new(&t.url);
+        if kind == common::Kind::Mysql {
+            options = options.warm_up(Statement::from_string(
+                kind.backend(),
+                "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')",
+            ));
+        }
+        let db = duetto::Db::connect_with(options).await.unwrap();
+        let reads: Vec<_> = hostile
+            .iter()
+            .map(|name| {
+                user::Entity::objects()
+                    .using(&db)
+                    .filter(user::Column::Name.eq(*name))
+                    .batch_count()
+            })
+            .collect();
+        let counts = watchdog("hostile batch", duetto::abatch(reads))
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert_eq!(
+            counts,
+            vec![1; hostile.len()],
+            "{kind:?}: each name matches its own row"
+        );
+        let everyone = duetto::abatch((user::Entity::objects().using(&db).batch_count(),))
+            .await
+            .unwrap()
+            .0;
+        assert_eq!(
+            everyone,
+            hostile.len() as u64,
+            "{kind:?}: nothing was injected"
+        );
+    }
+}

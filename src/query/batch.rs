@@ -197,9 +197,9 @@ batch_tuple!(a A, b B, c C, d D, e E, f F, g G, h H);
 /// database.
 ///
 /// The reads travel as one message of `;`-separated statements with their values written inline
-/// by sea-query's escaping renderer (sqlx cannot pipeline prepared statements; its simple-query
-/// path carries several statements per message on every backend). SQLite, in process, runs them
-/// one after another on one connection.
+/// as literals that no value can escape, whatever the server's settings (sqlx cannot pipeline
+/// prepared statements; its simple-query path carries several statements per message on every
+/// backend). SQLite, in process, runs them one after another on one connection.
 ///
 /// # Errors
 ///
