@@ -207,6 +207,12 @@ impl<F: Future> Drop for InHome<F> {
     }
 }
 
+/// Enters the home runtime for the guard's life, if home exists: for dropping things whose drop
+/// spawns work that must land on home (connections going back to their pool).
+pub(crate) fn enter_home() -> Option<tokio::runtime::EnterGuard<'static>> {
+    handle().ok().map(|home| home.enter())
+}
+
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
 static SHUTDOWN_NOTIFY: Notify = Notify::const_new();
 

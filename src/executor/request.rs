@@ -39,7 +39,7 @@ impl RequestScope {
 impl Drop for RequestScope {
     fn drop(&mut self) {
         // Returning connections to sqlx's pool spawns a task: it belongs on home.
-        let _home = crate::runtime::handle().ok().map(|home| home.enter());
+        let _home = crate::runtime::enter_home();
         self.slots
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
@@ -87,7 +87,7 @@ impl Keeper for Sticky {
 
 impl Drop for Sticky {
     fn drop(&mut self) {
-        let _home = crate::runtime::handle().ok().map(|home| home.enter());
+        let _home = crate::runtime::enter_home();
         drop(
             self.slot
                 .get_mut()

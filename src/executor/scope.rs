@@ -215,7 +215,7 @@ impl Scope {
         // A statement in flight keeps the connection until it ends; the last holder of the
         // `HeldConn` then releases it.
         if let Ok(mut conn) = self.held.conn.try_lock() {
-            let _home = crate::runtime::handle().ok().map(|home| home.enter());
+            let _home = crate::runtime::enter_home();
             drop(conn.take());
         }
     }
@@ -230,7 +230,7 @@ impl Drop for Scope {
 impl Drop for HeldConn {
     fn drop(&mut self) {
         // Releasing a connection may spawn its return to the pool: that belongs on home.
-        let _home = crate::runtime::handle().ok().map(|home| home.enter());
+        let _home = crate::runtime::enter_home();
         drop(self.conn.get_mut().take());
     }
 }

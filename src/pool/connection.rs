@@ -167,10 +167,9 @@ impl PooledConn {
     }
 
     pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let values = stmt.values.unwrap_or(Values(Vec::new()));
-        let sql = stmt.sql;
+        let (sql, values) = parts(stmt);
         self.exchange(async move |raw| {
-            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
                 .execute(c)
                 .await
                 .map(ExecResult::from))
@@ -190,10 +189,9 @@ impl PooledConn {
     }
 
     pub(crate) async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let values = stmt.values.unwrap_or(Values(Vec::new()));
-        let sql = stmt.sql;
+        let (sql, values) = parts(stmt);
         self.exchange(async move |raw| {
-            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
                 .fetch_all(c)
                 .await
                 .map(|rows| rows.into_iter().map(QueryResult::from).collect()))
@@ -206,10 +204,9 @@ impl PooledConn {
         &mut self,
         stmt: Statement,
     ) -> Result<Option<QueryResult>, DbErr> {
-        let values = stmt.values.unwrap_or(Values(Vec::new()));
-        let sql = stmt.sql;
+        let (sql, values) = parts(stmt);
         self.exchange(async move |raw| {
-            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
                 .fetch_optional(c)
                 .await
                 .map(|row| row.map(QueryResult::from)))
@@ -271,11 +268,11 @@ impl PooledConn {
             .boxed();
         }
         self.exchange_open = true;
-        let values = stmt.values.unwrap_or(Values(Vec::new()));
+        let (sql, values) = parts(stmt);
         let exchange_open = &mut self.exchange_open;
         let raw = self.raw.as_mut().expect("held until dropped");
         let rows: BoxStream<'_, Result<QueryResult, DbErr>> = on_raw!(raw, c => {
-            sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql), SqlxValues(values))
+            sqlx::query_with(sqlx::AssertSqlSafe(sql), values)
                 .fetch(c)
                 .map(|row| row.map(QueryResult::from).map_err(sqlx_error_to_query_err))
                 .boxed()
@@ -290,6 +287,12 @@ impl PooledConn {
         }))
         .boxed()
     }
+}
+
+/// A statement's SQL and its values, ready to bind.
+fn parts(stmt: Statement) -> (String, SqlxValues) {
+    let values = stmt.values.unwrap_or(Values(Vec::new()));
+    (stmt.sql, SqlxValues(values))
 }
 
 impl Drop for PooledConn {

@@ -219,7 +219,7 @@ fn limits<DB: sqlx::Database>(
 impl Drop for Inner {
     fn drop(&mut self) {
         // Handing connections back to sqlx spawns a task: it belongs on home.
-        let _home = crate::runtime::handle().ok().map(|home| home.enter());
+        let _home = crate::runtime::enter_home();
         self.hot
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
