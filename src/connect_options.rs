@@ -46,6 +46,10 @@ pub struct ConnectOptions {
     pub(crate) test_if_idle_for: Option<Duration>,
     pub(crate) sqlx_logging: bool,
     pub(crate) warm_up: Vec<sea_orm::Statement>,
+    pub(crate) slow_query_threshold: Option<Duration>,
+    pub(crate) log_values: bool,
+    pub(crate) application_name: Option<String>,
+    pub(crate) session_settings: Vec<(String, String)>,
 }
 
 /// The alias a [`Db`](crate::Db) carries unless told otherwise, and the one
@@ -77,6 +81,10 @@ impl ConnectOptions {
             test_if_idle_for: Some(Duration::from_secs(60)),
             sqlx_logging: false,
             warm_up: Vec::new(),
+            slow_query_threshold: None,
+            log_values: false,
+            application_name: None,
+            session_settings: Vec::new(),
         }
     }
 
@@ -241,6 +249,71 @@ impl ConnectOptions {
     /// ```
     pub fn sqlx_logging(mut self, enabled: bool) -> Self {
         self.sqlx_logging = enabled;
+        self
+    }
+}
+
+impl ConnectOptions {
+    /// Logs a WARN event `slow query` (target `duetto::query`, inside the statement's span, with
+    /// its SQL, alias, elapsed time and call site) for every statement that takes at least
+    /// `threshold` from sending to its last reply (default: none). See [`crate::observe`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:")
+    ///     .slow_query_threshold(Some(Duration::from_millis(250)));
+    /// # let _ = options;
+    /// ```
+    pub fn slow_query_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_query_threshold = threshold;
+        self
+    }
+
+    /// Records each statement's bound values in its span's `values` field (default off: values
+    /// may be personal data, and the SQL with placeholders is usually enough). Captures always
+    /// keep values; they stay in the process.
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("sqlite::memory:").log_values(true);
+    /// # let _ = options;
+    /// ```
+    pub fn log_values(mut self, enabled: bool) -> Self {
+        self.log_values = enabled;
+        self
+    }
+
+    /// The name this service's connections show as `application_name` in PostgreSQL's
+    /// `pg_stat_activity` and server logs, so operators can tell services apart.
+    ///
+    /// PostgreSQL only: MySQL/MariaDB has no such setting and SQLite no server; both ignore it.
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("postgres://app@db.internal/app")
+    ///     .application_name("billing-api");
+    /// # let _ = options;
+    /// ```
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
+    /// A session setting every connection gets as it opens: a run-time parameter on PostgreSQL
+    /// (sent in the startup packet, like `psql -c name=value`), a session system variable on
+    /// MySQL/MariaDB (`SET SESSION name = value`, the value bound as a parameter), a `PRAGMA` on
+    /// SQLite. Call it once per setting.
+    ///
+    /// `name` must be a plain setting name (letters, digits, `_` and `.`); anything else fails
+    /// [`Db::connect_with`](crate::Db::connect_with) with [`Error::InvalidOption`](crate::Error::InvalidOption),
+    /// and so does a setting the server rejects, at connect time rather than on a later query.
+    ///
+    /// ```
+    /// let options = duetto::ConnectOptions::new("postgres://app@db.internal/app")
+    ///     .session_setting("statement_timeout", "5s")
+    ///     .session_setting("lock_timeout", "1s");
+    /// # let _ = options;
+    /// ```
+    pub fn session_setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.session_settings.push((name.into(), value.into()));
         self
     }
 }

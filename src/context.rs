@@ -79,6 +79,22 @@ impl Ambient {
         })
     }
 
+    /// Calls `f` on every open scope of type `S`, on any pool, outermost first.
+    pub(crate) fn each<S: Any + Send + Sync>(mut f: impl FnMut(Arc<S>)) {
+        Self::with(|ambient| {
+            for frame in &ambient.frames {
+                if let Ok(scope) = frame.scope.clone().downcast::<S>() {
+                    f(scope);
+                }
+            }
+        })
+    }
+
+    /// Whether no scope of any kind is open.
+    pub(crate) fn is_empty() -> bool {
+        Self::with(|ambient| ambient.frames.is_empty())
+    }
+
     /// This ambient with `scope` (on `pool`) opened inside it.
     pub(crate) fn with_scope<S: Any + Send + Sync>(&self, pool: usize, scope: Arc<S>) -> Ambient {
         let mut frames = self.frames.clone();

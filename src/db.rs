@@ -131,6 +131,7 @@ impl Db {
     /// ```
     pub async fn connect_with(options: ConnectOptions) -> Result<Db> {
         let url = DatabaseUrl::parse(&options.url)?;
+        check_session_settings(&options.session_settings)?;
         let limit = options.connect_timeout + Duration::from_secs(1);
         let redacted = url.redacted.clone();
         let sea_options = sea_orm_options(&options, &url);
@@ -148,7 +149,7 @@ impl Db {
         });
         // sqlx enforces the timeout itself; the outer one guarantees a hung handshake cannot
         // outlive it either.
-        let conn = match tokio::time::timeout(limit, connecting).await {
+        let mut conn = match tokio::time::timeout(limit, connecting).await {
             Ok(connected) => connected?.map_err(|source| Error::Connect {
                 url: redacted.clone(),
                 source,
@@ -160,9 +161,19 @@ impl Db {
                 })
             }
         };
+        let observe = crate::observe::Settings {
+            alias: options.alias.as_str().into(),
+            slow: options.slow_query_threshold,
+            log_values: options.log_values,
+        };
+        // Statements SeaORM runs on its own handle (`arun`) are observed too, after the fact.
+        let replayed = observe.clone();
+        conn.set_metric_callback(move |info| {
+            crate::observe::Observation::replay(&replayed, backend, info)
+        });
         Ok(Db {
             inner: Arc::new(Inner {
-                pool: Pool::new(&conn, test_if_idle_for),
+                pool: Pool::new(&conn, test_if_idle_for, observe),
                 conn,
                 backend,
                 url: redacted,
@@ -411,6 +422,11 @@ impl Db {
     }
 
     /// The same pool under another alias.
+    /// The alias, shared.
+    pub(crate) fn alias_arc(&self) -> Arc<str> {
+        self.alias.clone()
+    }
+
     pub(crate) fn with_alias(mut self, alias: &str) -> Db {
         self.alias = alias.into();
         self
@@ -526,10 +542,60 @@ fn sea_orm_options(options: &ConnectOptions, url: &DatabaseUrl) -> sea_orm::Conn
     if url.backend == DatabaseBackend::Sqlite {
         configure_sqlite(&mut sea, options, url.in_memory);
     }
-    if !options.warm_up.is_empty() {
-        warm_up_on_connect(&mut sea, Arc::new(options.warm_up.clone()));
+    #[cfg(feature = "postgres")]
+    if url.backend == DatabaseBackend::Postgres {
+        if let Some(name) = &options.application_name {
+            sea.set_application_name(name.as_str());
+        }
+        if !options.session_settings.is_empty() {
+            let settings = options.session_settings.clone();
+            sea.map_sqlx_postgres_opts(move |opts| opts.options(settings.clone()));
+        }
+    }
+    let mut on_connect = Vec::new();
+    #[cfg(feature = "mysql")]
+    if url.backend == DatabaseBackend::MySql {
+        on_connect.extend(options.session_settings.iter().map(|(name, value)| {
+            // An integer goes in as a number (integer variables refuse strings); anything else
+            // as a bound string.
+            match value.parse::<i64>() {
+                Ok(n) => sea_orm::Statement::from_string(
+                    DatabaseBackend::MySql,
+                    format!("SET SESSION {name} = {n}"),
+                ),
+                Err(_) => sea_orm::Statement::from_sql_and_values(
+                    DatabaseBackend::MySql,
+                    format!("SET SESSION {name} = ?"),
+                    [value.clone().into()],
+                ),
+            }
+        }));
+    }
+    on_connect.extend(options.warm_up.iter().cloned());
+    if !on_connect.is_empty() {
+        warm_up_on_connect(&mut sea, Arc::new(on_connect));
     }
     sea
+}
+
+/// Refuses session settings whose name could be anything but a setting name: the name is
+/// written into SQL (MySQL, SQLite) or a startup parameter (PostgreSQL) as it is.
+fn check_session_settings(settings: &[(String, String)]) -> Result<()> {
+    for (name, _) in settings {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !plain {
+            return Err(Error::InvalidOption {
+                option: "session_setting",
+                reason: format!(
+                    "`{name}` is not a setting name (letters, digits, `_` and `.` only)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Makes every new server connection run `statements` once (results discarded), so sqlx
@@ -583,10 +649,17 @@ fn configure_sqlite(sea: &mut sea_orm::ConnectOptions, options: &ConnectOptions,
         if options.max_lifetime.is_none() {
             sea.max_lifetime(None);
         }
-    } else {
-        sea.map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-        });
     }
+    let pragmas = options.session_settings.clone();
+    sea.map_sqlx_sqlite_opts(move |mut opts| {
+        if !in_memory {
+            opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+        }
+        for (name, value) in &pragmas {
+            opts = opts.pragma(name.clone(), value.clone());
+        }
+        opts
+    });
 }

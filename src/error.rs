@@ -96,6 +96,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A [`ConnectOptions`](crate::ConnectOptions) setting is malformed (e.g. a
+    /// [`session_setting`](crate::ConnectOptions::session_setting) name that is not a plain name).
+    #[error("invalid connect option `{option}`: {reason}")]
+    InvalidOption {
+        /// The option, e.g. `"session_setting"`.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The URL names a scheme duetto does not know, or one whose backend feature is disabled.
     #[error("unsupported database scheme `{scheme}` in `{url}`: {reason}")]
     UnsupportedBackend {

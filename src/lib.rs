@@ -36,7 +36,8 @@
 //! ## Layers
 //!
 //! From the bottom, each using only those below it: `error` and [`runtime`]; `context` (what a
-//! task or thread carries: open scopes, the waiting sync caller, the blocking mark); [`bridge`];
+//! task or thread carries: open scopes, the waiting sync caller, the blocking mark); [`observe`]
+//! (spans, captures, where a statement comes from); [`bridge`];
 //! `pool` (connections that know whether their last exchange completed, hot ones reused with no
 //! round trip) and `db`; `executor` (where a statement runs: the pool, a request scope's kept
 //! connection, or a transaction's); [`transaction`] and [`request`]; the query layer
@@ -56,6 +57,7 @@ pub mod doc_db;
 mod error;
 mod executor;
 mod model;
+pub mod observe;
 mod pool;
 mod query;
 mod registry;

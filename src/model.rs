@@ -42,6 +42,7 @@ pub trait ActiveModelExt: ActiveModelTrait + ActiveModelBehavior + Send + Sized 
     /// assert_eq!(again.asave().await?.name, "Linus T."); // UPDATE
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn asave(
         self,
     ) -> impl Future<Output = Result<<Self::Entity as EntityTrait>::Model>> + Send + 'static
@@ -71,6 +72,7 @@ pub trait ActiveModelExt: ActiveModelTrait + ActiveModelBehavior + Send + Sized 
     /// assert_eq!(ActiveModelExt::save(row)?.id, 4);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn save(self) -> Result<<Self::Entity as EntityTrait>::Model>
     where
         <Self::Entity as EntityTrait>::Model: IntoActiveModel<Self>,
@@ -90,6 +92,7 @@ pub trait ActiveModelExt: ActiveModelTrait + ActiveModelBehavior + Send + Sized 
     /// row.asave_using(&db).await?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn asave_using(
         self,
         db: impl Into<Using>,
@@ -126,6 +129,7 @@ pub trait ActiveModelExt: ActiveModelTrait + ActiveModelBehavior + Send + Sized 
     /// row.save_using("default")?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn save_using(self, db: impl Into<Using>) -> Result<<Self::Entity as EntityTrait>::Model>
     where
         <Self::Entity as EntityTrait>::Model: IntoActiveModel<Self>,
@@ -150,6 +154,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// assert_eq!(ada.adelete().await?, 1);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn adelete(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         self.adelete_using(Using::Default)
     }
@@ -168,6 +173,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// assert_eq!(ModelExt::delete(&ada)?, 1);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn delete(&self) -> Result<u64> {
         blocking_twin("delete", self.adelete())
     }
@@ -181,6 +187,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// ada.adelete_using("default").await?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn adelete_using(
         &self,
         db: impl Into<Using>,
@@ -200,6 +207,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// ada.delete_using("default")?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn delete_using(&self, db: impl Into<Using>) -> Result<u64> {
         blocking_twin("delete_using", self.adelete_using(db))
     }
@@ -220,6 +228,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// assert_eq!(ada.name, "Ada Lovelace");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn arefresh_from_db(&mut self) -> impl Future<Output = Result<()>> + Send + '_
     where
         Self::Entity: EntityTrait<Model = Self>,
@@ -236,6 +245,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// ada.refresh_from_db()?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn refresh_from_db(&mut self) -> Result<()>
     where
         Self::Entity: EntityTrait<Model = Self>,
@@ -252,6 +262,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// ada.arefresh_from_db_using("default").await?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn arefresh_from_db_using(
         &mut self,
         db: impl Into<Using>,
@@ -275,6 +286,7 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// ada.refresh_from_db_using("default")?;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn refresh_from_db_using(&mut self, db: impl Into<Using>) -> Result<()>
     where
         Self::Entity: EntityTrait<Model = Self>,
@@ -294,16 +306,43 @@ pub trait ModelExt: ModelTrait + Send + Sync + Sized + 'static {
     /// # let _ = posts;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     fn related<R>(&self) -> QuerySet<R>
     where
         R: EntityTrait,
         Self::Entity: Related<R>,
     {
         QuerySet::from_select(self.find_related(R::default()))
+            .loading(relation_hint::<Self::Entity, R>)
     }
 }
 
 impl<M: ModelTrait + Send + Sync + 'static> ModelExt for M {}
+
+/// What an N+1 report suggests for `related::<To>()` called row by row on `From` rows.
+fn relation_hint<From, To>() -> String
+where
+    From: EntityTrait + Related<To>,
+    To: EntityTrait,
+{
+    let from = From::default().table_name().to_owned();
+    let to = To::default().table_name().to_owned();
+    let def = <From as Related<To>>::to();
+    let key = def
+        .to_col
+        .into_iter()
+        .map(|col| col.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let through = match <From as Related<To>>::via() {
+        Some(via) => format!(" through `{}`", via.to_tbl.sea_orm_table().to_string()),
+        None => String::new(),
+    };
+    format!(
+        "`related::<{to}>()` runs once per `{from}` row{through}: load the `{to}` rows of every \
+         `{from}` in one query instead (filter `{to}.{key}` IN the keys of all rows)"
+    )
+}
 
 fn fresh_copy<M: ModelTrait + Send + Sync + 'static>(
     model: &M,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::context::Ambient;
 use crate::executor::RequestScope;
+use crate::observe::Watch;
 
 /// The context frame tag of request scopes: they apply to every database.
 const ANY_DATABASE: usize = 0;
@@ -44,10 +45,7 @@ const ANY_DATABASE: usize = 0;
 /// # Ok(()) });
 /// ```
 pub async fn arequest_scope<F: Future>(fut: F) -> F::Output {
-    Ambient::current()
-        .with_scope(ANY_DATABASE, Arc::new(RequestScope::default()))
-        .scope_future(fut)
-        .await
+    opened().scope_future(fut).await
 }
 
 /// Blocking twin of [`arequest_scope`]: runs `f` on the calling thread in a request scope, so its
@@ -70,9 +68,17 @@ pub async fn arequest_scope<F: Future>(fut: F) -> F::Output {
 /// # Ok(()) });
 /// ```
 pub fn request_scope<R>(f: impl FnOnce() -> R) -> R {
-    Ambient::current()
-        .with_scope(ANY_DATABASE, Arc::new(RequestScope::default()))
-        .enter_thread(f)
+    opened().enter_thread(f)
+}
+
+/// The caller's ambient with a new request scope open, and its N+1 detector when live detection
+/// is on ([`detect_n_plus_one`](crate::observe::detect_n_plus_one)).
+fn opened() -> Ambient {
+    let ambient = Ambient::current().with_scope(ANY_DATABASE, Arc::new(RequestScope::default()));
+    match Watch::for_request() {
+        Some(watch) => ambient.with_scope(ANY_DATABASE, watch),
+        None => ambient,
+    }
 }
 
 #[cfg(feature = "tower")]

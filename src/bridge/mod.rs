@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 pub use guard::{check_sync_allowed, in_async_context};
 
 use crate::context::{self, Ambient, CALLER_THREAD};
+use crate::observe::Voice;
 use crate::{runtime, Error, Result};
 use guard::BlockingMode;
 use thread_sensitive::Waiting;
@@ -118,7 +119,7 @@ where
     F: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    block_on_home(op, fut)?
+    block_on_home(op, Voice::Blocking.scope(fut))?
 }
 
 /// Lets exactly one of "the closure starts" and "the awaiting future is dropped" happen first.
@@ -184,9 +185,10 @@ where
             .clone(),
     };
     let ambient = Ambient::current();
+    let span = tracing::Span::current();
     let task = pool.spawn_blocking(move || {
         gate.try_start()
-            .then(|| context::allow_blocking(|| ambient.enter_thread(f)))
+            .then(|| span.in_scope(|| context::allow_blocking(|| ambient.enter_thread(f))))
     });
     match task.await {
         Ok(Some(value)) => value,
@@ -233,9 +235,11 @@ where
     let _cancel = CancelOnDrop(gate.clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     let ambient = Ambient::current();
+    let span = tracing::Span::current();
     thread_sensitive::submit(Box::new(move || {
         if gate.try_start() {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(|| ambient.enter_thread(f))));
+            let run = || span.in_scope(|| ambient.enter_thread(f));
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(run)));
         }
     }));
     match rx.await {
@@ -285,7 +289,7 @@ where
             .unwrap_or_else(|e| panic!("bridge::spawn: {e}"))
             .clone(),
     };
-    let fut = Ambient::current().scope_future(fut);
+    let fut = Ambient::current().scope_future(tracing::Instrument::in_current_span(fut));
     match CALLER_THREAD.try_with(context::CallerThread::clone) {
         Ok(caller) => on.spawn(CALLER_THREAD.scope(caller, fut)),
         Err(_) => on.spawn(fut),

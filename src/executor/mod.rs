@@ -43,6 +43,7 @@ mod request;
 mod scope;
 mod stream;
 
+use std::panic::Location;
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
@@ -53,6 +54,7 @@ pub(crate) use stream::{chunks, Chunks};
 
 use crate::context::Ambient;
 use crate::error::TransactionProblem;
+use crate::observe::{Origin, RelationHint};
 use crate::pool::{Pool, PooledConn};
 use crate::runtime::on_home;
 use crate::{Db, Error, Result};
@@ -288,13 +290,28 @@ impl From<String> for Using {
 pub(crate) struct Runner {
     using: Using,
     locking: bool,
+    site: &'static Location<'static>,
+    relation: Option<RelationHint>,
 }
 
 impl Runner {
     /// A runner for the database `using` names; `locking` for `SELECT … FOR UPDATE`, which
-    /// needs a transaction.
+    /// needs a transaction. Its statements are reported as issued by the caller (see
+    /// [`crate::observe`]).
+    #[track_caller]
     pub(crate) fn new(using: Using, locking: bool) -> Runner {
-        Runner { using, locking }
+        Runner {
+            using,
+            locking,
+            site: Location::caller(),
+            relation: None,
+        }
+    }
+
+    /// Marks the statements as loading a relation, for N+1 reports.
+    pub(crate) fn loading(mut self, relation: Option<RelationHint>) -> Runner {
+        self.relation = relation;
+        self
     }
 
     /// The database statements run on.
@@ -304,8 +321,11 @@ impl Runner {
 
     /// The connection to run on now, from the caller's task or thread.
     pub(crate) fn connection(&self) -> Result<Conn> {
-        let db = self.db()?;
-        let conn = connection_for(&db);
+        self.connection_on(&self.db()?)
+    }
+
+    fn connection_on(&self, db: &Db) -> Result<Conn> {
+        let conn = connection_for(db);
         if self.locking {
             if db.backend() == DbBackend::Sqlite {
                 return Err(Error::NotSupported {
@@ -333,8 +353,14 @@ impl Runner {
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = self.connection()?;
-        let outcome = on_home(f(conn.clone())).await?;
+        let db = self.db()?;
+        let conn = self.connection_on(&db)?;
+        let origin = Origin {
+            alias: Some(db.alias_arc()),
+            site: Some(self.site),
+            relation: self.relation,
+        };
+        let outcome = on_home(origin.scope(f(conn.clone()))).await?;
         outcome.map_err(|error| {
             let error = conn.explain(error);
             if let (true, Some(scope)) = (error.is_from_database(), conn.scope()) {

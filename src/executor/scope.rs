@@ -193,6 +193,10 @@ impl Scope {
         lock(&self.on_commit).push(callback);
     }
 
+    pub(crate) fn pending_on_commit(&self) -> usize {
+        lock(&self.on_commit).len()
+    }
+
     pub(crate) fn take_on_commit(&self) -> Vec<Callback> {
         std::mem::take(&mut *lock(&self.on_commit))
     }

@@ -20,6 +20,8 @@ use sea_orm::{DbBackend, QueryResult, Statement};
 use tokio::sync::mpsc;
 
 use super::{Conn, Scope, Source};
+use crate::context::Ambient;
+use crate::observe::Provenance;
 use crate::{runtime, Error, Result};
 
 /// A query's rows, a chunk at a time.
@@ -44,7 +46,10 @@ impl Drop for AbortOnDrop {
 
 fn pooled(source: Source, stmt: Statement, chunk: usize) -> Result<Chunks> {
     let (tx, mut rx) = mpsc::channel(1);
-    let producer = runtime::handle()?.spawn(produce(source, stmt, chunk, tx));
+    // The producer's statement belongs to the caller: same captures, span, voice and call site.
+    let producer = Ambient::current()
+        .scope_future(Provenance::current().scope(produce(source, stmt, chunk, tx)));
+    let producer = runtime::handle()?.spawn(producer);
     let abort = AbortOnDrop(producer);
     Ok(stream::poll_fn(move |cx| {
         let _producer = &abort;

@@ -16,8 +16,10 @@ use std::sync::Weak;
 use std::time::Instant;
 
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 
 use super::Pool;
+use crate::observe::Observation;
 
 /// Where a clean connection goes when its user releases it, if not straight back to the pool:
 /// a request scope that keeps one connection between its statements. A keeper that does not
@@ -153,66 +155,92 @@ impl PooledConn {
     }
 
     /// Runs `exchange` with the exchange marked open; only its completion (success or a server
-    /// error, both of which leave the protocol in step) marks it closed again.
-    async fn exchange<T>(&mut self, exchange: impl AsyncFnOnce(&mut Raw) -> T) -> Result<T, DbErr> {
+    /// error, both of which leave the protocol in step) marks it closed again. The exchange runs
+    /// in its statement's span and its outcome (`rows` counts what it returned or affected) is
+    /// recorded for the observers (see `crate::observe`).
+    async fn exchange<T>(
+        &mut self,
+        observation: Observation,
+        rows: impl FnOnce(&T) -> u64,
+        exchange: impl AsyncFnOnce(&mut Raw) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
         if self.exchange_open {
-            return Err(DbErr::Custom(
-                "this connection was interrupted mid-statement and cannot be reused".into(),
-            ));
+            observation.discard();
+            return Err(interrupted());
         }
         self.exchange_open = true;
-        let out = exchange(self.raw()).await;
+        let out = exchange(self.raw())
+            .instrument(observation.span().clone())
+            .await;
         self.exchange_open = false;
-        Ok(out)
+        observation.finish(out.as_ref().map(rows));
+        out
+    }
+
+    /// Starts observing a statement sent on this connection.
+    fn observe(&self, sql: &str, values: Option<&Values>) -> Observation {
+        Observation::start(
+            self.pool.observe(),
+            self.backend,
+            self.in_transaction,
+            sql,
+            values,
+        )
     }
 
     pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let (sql, values) = parts(stmt);
-        self.exchange(async move |raw| {
-            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
+        let (sql, values) = (stmt.sql, stmt.values.unwrap_or(Values(Vec::new())));
+        let affected = |r: &ExecResult| r.rows_affected();
+        self.exchange(self.observe(&sql, Some(&values)), affected, async |raw| {
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
                 .execute(c)
                 .await
-                .map(ExecResult::from))
+                .map(ExecResult::from)
+                .map_err(sqlx_error_to_exec_err))
         })
-        .await?
-        .map_err(sqlx_error_to_exec_err)
+        .await
     }
 
     pub(crate) async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult, DbErr> {
         use sqlx::Executor;
-        let sql = sql.to_owned();
-        self.exchange(async move |raw| {
-            on_raw!(raw, c => c.execute(sqlx::AssertSqlSafe(sql)).await.map(ExecResult::from))
+        let affected = |r: &ExecResult| r.rows_affected();
+        self.exchange(self.observe(sql, None), affected, async |raw| {
+            on_raw!(raw, c => c
+                .execute(sqlx::AssertSqlSafe(sql.to_owned()))
+                .await
+                .map(ExecResult::from)
+                .map_err(sqlx_error_to_exec_err))
         })
-        .await?
-        .map_err(sqlx_error_to_exec_err)
+        .await
     }
 
     pub(crate) async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let (sql, values) = parts(stmt);
-        self.exchange(async move |raw| {
-            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
+        let (sql, values) = (stmt.sql, stmt.values.unwrap_or(Values(Vec::new())));
+        let returned = |rows: &Vec<QueryResult>| rows.len() as u64;
+        self.exchange(self.observe(&sql, Some(&values)), returned, async |raw| {
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
                 .fetch_all(c)
                 .await
-                .map(|rows| rows.into_iter().map(QueryResult::from).collect()))
+                .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+                .map_err(sqlx_error_to_query_err))
         })
-        .await?
-        .map_err(sqlx_error_to_query_err)
+        .await
     }
 
     pub(crate) async fn query_one(
         &mut self,
         stmt: Statement,
     ) -> Result<Option<QueryResult>, DbErr> {
-        let (sql, values) = parts(stmt);
-        self.exchange(async move |raw| {
-            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
+        let (sql, values) = (stmt.sql, stmt.values.unwrap_or(Values(Vec::new())));
+        let returned = |row: &Option<QueryResult>| u64::from(row.is_some());
+        self.exchange(self.observe(&sql, Some(&values)), returned, async |raw| {
+            on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
                 .fetch_optional(c)
                 .await
-                .map(|row| row.map(QueryResult::from)))
+                .map(|row| row.map(QueryResult::from))
+                .map_err(sqlx_error_to_query_err))
         })
-        .await?
-        .map_err(sqlx_error_to_query_err)
+        .await
     }
 
     /// Sends `sql` — several `;`-separated statements, values written inline — as ONE message
@@ -225,12 +253,14 @@ impl PooledConn {
     ) -> Result<Vec<Vec<QueryResult>>, DbErr> {
         use futures_util::TryStreamExt;
         use sqlx::Either;
+        let returned =
+            |results: &Vec<Vec<QueryResult>>| results.iter().map(|r| r.len() as u64).sum();
         let results = self
-            .exchange(async move |raw| {
+            .exchange(self.observe(&sql, None), returned, async |raw| {
                 on_raw!(raw, c => {
                     let mut results = vec![Vec::new()];
-                    let mut items = sqlx::Executor::fetch_many(c, sqlx::AssertSqlSafe(sql));
-                    while let Some(item) = items.try_next().await? {
+                    let mut items = sqlx::Executor::fetch_many(c, sqlx::AssertSqlSafe(sql.as_str()));
+                    while let Some(item) = items.try_next().await.map_err(sqlx_error_to_query_err)? {
                         match item {
                             Either::Left(_done) => results.push(Vec::new()),
                             Either::Right(row) => results
@@ -239,11 +269,10 @@ impl PooledConn {
                                 .push(QueryResult::from(row)),
                         }
                     }
-                    Ok::<_, sqlx::Error>(results)
+                    Ok::<_, DbErr>(results)
                 })
             })
-            .await?
-            .map_err(sqlx_error_to_query_err)?;
+            .await?;
         let mut results = results;
         // Each statement ends with its completion; what follows the last one is empty.
         results.pop();
@@ -260,15 +289,12 @@ impl PooledConn {
     /// been read to its end, so a stream dropped half-read leaves the connection interrupted.
     pub(crate) fn fetch(&mut self, stmt: Statement) -> BoxStream<'_, Result<QueryResult, DbErr>> {
         if self.exchange_open {
-            return futures_util::stream::once(async {
-                Err(DbErr::Custom(
-                    "this connection was interrupted mid-statement and cannot be reused".into(),
-                ))
-            })
-            .boxed();
+            return futures_util::stream::once(async { Err(interrupted()) }).boxed();
         }
-        self.exchange_open = true;
         let (sql, values) = parts(stmt);
+        let observation = self.observe(&sql, Some(&values.0));
+        let span = observation.span().clone();
+        self.exchange_open = true;
         let exchange_open = &mut self.exchange_open;
         let raw = self.raw.as_mut().expect("held until dropped");
         let rows: BoxStream<'_, Result<QueryResult, DbErr>> = on_raw!(raw, c => {
@@ -277,16 +303,41 @@ impl PooledConn {
                 .map(|row| row.map(QueryResult::from).map_err(sqlx_error_to_query_err))
                 .boxed()
         });
-        // Closing the exchange when the rows run out is the last step of the stream.
-        let mut done = Some(exchange_open);
-        rows.chain(futures_util::stream::poll_fn(move |_| {
-            if let Some(flag) = done.take() {
-                *flag = false;
+        // Closing the exchange (and the observation: a stream dropped half-read records an
+        // interrupted statement) when the rows run out is the last step of the stream.
+        let mut rows = rows;
+        let mut open = Some((exchange_open, observation, 0u64, None::<String>));
+        futures_util::stream::poll_fn(move |cx| {
+            let _entered = span.enter();
+            let Some((_, _, count, failed)) = open.as_mut() else {
+                return std::task::Poll::Ready(None);
+            };
+            match std::task::ready!(rows.poll_next_unpin(cx)) {
+                Some(Ok(row)) => {
+                    *count += 1;
+                    std::task::Poll::Ready(Some(Ok(row)))
+                }
+                Some(Err(e)) => {
+                    *failed = Some(e.to_string());
+                    std::task::Poll::Ready(Some(Err(e)))
+                }
+                None => {
+                    let (flag, observation, count, failed) = open.take().expect("checked above");
+                    *flag = false;
+                    match failed {
+                        None => observation.finish(Ok(count)),
+                        Some(e) => observation.finish(Err(&DbErr::Custom(e))),
+                    }
+                    std::task::Poll::Ready(None)
+                }
             }
-            std::task::Poll::Ready(None)
-        }))
+        })
         .boxed()
     }
+}
+
+fn interrupted() -> DbErr {
+    DbErr::Custom("this connection was interrupted mid-statement and cannot be reused".into())
 }
 
 /// A statement's SQL and its values, ready to bind.

@@ -59,6 +59,8 @@ struct Inner {
     /// A hot connection idle at least this long goes back to sqlx, which tests it.
     reuse_within: Duration,
     max_lifetime: Option<Duration>,
+    /// What the database's statements record (see `crate::observe`).
+    observe: crate::observe::Settings,
 }
 
 /// duetto's connection pool for one database (see the module docs).
@@ -76,7 +78,11 @@ impl Pool {
     /// `sea_orm::Database::connect`; hot connections idle for `test_if_idle_for` or longer go
     /// back to sqlx to be tested (`Some(Duration::ZERO)`: every connection is, for callers who
     /// asked sqlx to test each checkout).
-    pub(crate) fn new(conn: &DatabaseConnection, test_if_idle_for: Option<Duration>) -> Pool {
+    pub(crate) fn new(
+        conn: &DatabaseConnection,
+        test_if_idle_for: Option<Duration>,
+        observe: crate::observe::Settings,
+    ) -> Pool {
         let sqlx = match conn.get_database_backend() {
             #[cfg(feature = "postgres")]
             DbBackend::Postgres => SqlxPool::Postgres(conn.get_postgres_connection_pool().clone()),
@@ -105,8 +111,14 @@ impl Pool {
                 acquire_timeout,
                 reuse_within: test_if_idle_for.unwrap_or(DEFAULT_REUSE_WITHIN),
                 max_lifetime,
+                observe,
             }),
         }
+    }
+
+    /// What this database's statements record.
+    pub(crate) fn observe(&self) -> &crate::observe::Settings {
+        &self.inner.observe
     }
 
     pub(crate) fn backend(&self) -> DbBackend {

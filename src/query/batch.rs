@@ -61,6 +61,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!((everyone.len(), first_two.len()), (3, 2));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn batch_list(&self) -> BatchRead<Vec<E::Model>> {
         self.batch_read(self.build().into_query(), |rows| {
             rows.iter()
@@ -78,6 +79,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(first.map(|u| u.id), Some(1));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn batch_first(&self) -> BatchRead<Option<E::Model>> {
         let qs = self.clone().ordered_by_default().limit(1);
         qs.batch_read(qs.build().into_query(), |rows| {
@@ -96,6 +98,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(n, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn batch_count(&self) -> BatchRead<u64> {
         self.batch_read(self.count_query(), |rows| Ok(count_of(rows.first())?))
     }
@@ -109,6 +112,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(any);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn batch_exists(&self) -> BatchRead<bool> {
         self.batch_read(self.exists_query(), |rows| Ok(!rows.is_empty()))
     }
@@ -224,6 +228,7 @@ batch_tuple!(a A, b B, c C, d D, e E, f F, g G, h H);
 /// assert_eq!((ada.map(|u| u.id), total, any_spam), (Some(1), 3, false));
 /// # Ok(()) });
 /// ```
+#[track_caller]
 pub fn abatch<B: Batch>(reads: B) -> impl Future<Output = Result<B::Output>> + Send + 'static {
     let (reads, decode) = reads.into_parts();
     async move {
@@ -267,6 +272,7 @@ pub fn abatch<B: Batch>(reads: B) -> impl Future<Output = Result<B::Output>> + S
 /// assert_eq!(counts, [3, 2]);
 /// # Ok(()) });
 /// ```
+#[track_caller]
 pub fn batch<B: Batch>(reads: B) -> Result<B::Output> {
     blocking_twin("batch", abatch(reads))
 }

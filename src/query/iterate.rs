@@ -225,6 +225,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(names.len(), 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aiterator(&self, chunk: usize) -> ModelStream<E::Model> {
         let qs = self.clone().ordered_by_default();
         ModelStream::new(qs.build(), qs.runner(), chunk)
@@ -242,6 +243,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(ids, [1, 2, 3]);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn iterator(&self, chunk: usize) -> ModelIter<E::Model> {
         ModelIter {
             stream: self.aiterator(chunk),

@@ -21,6 +21,7 @@ pub use read::PrimaryKeyOf;
 
 pub(crate) use crate::executor::Runner;
 use crate::executor::Using;
+use crate::observe::RelationHint;
 
 /// A lazy query on entity `E` (Django's `QuerySet`). Get one with [`Objects::objects`].
 ///
@@ -55,6 +56,8 @@ pub struct QuerySet<E: EntityTrait> {
     distinct: bool,
     lock: Option<RowLock>,
     using: Using,
+    /// The relation this queryset loads (from `related`), named in N+1 reports.
+    relation: Option<RelationHint>,
 }
 
 /// `SELECT … FOR UPDATE` and its variants.
@@ -77,6 +80,7 @@ impl<E: EntityTrait> Clone for QuerySet<E> {
             distinct: self.distinct,
             lock: self.lock,
             using: self.using.clone(),
+            relation: self.relation,
         }
     }
 }
@@ -123,6 +127,7 @@ impl<E: EntityTrait> QuerySet<E> {
             distinct: false,
             lock: None,
             using: Using::Default,
+            relation: None,
         }
     }
 
@@ -368,8 +373,16 @@ impl<E: EntityTrait> QuerySet<E> {
         }
     }
 
-    /// What runs this queryset's statements: its database, and whether it locks rows.
+    /// What runs this queryset's statements: its database, and whether it locks rows; its
+    /// statements are reported as issued by the caller.
+    #[track_caller]
     pub(crate) fn runner(&self) -> Runner {
-        Runner::new(self.using.clone(), self.lock.is_some())
+        Runner::new(self.using.clone(), self.lock.is_some()).loading(self.relation)
+    }
+
+    /// Marks this queryset as loading a relation row by row, for N+1 reports.
+    pub(crate) fn loading(mut self, relation: RelationHint) -> Self {
+        self.relation = Some(relation);
+        self
     }
 }

@@ -75,6 +75,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(ada.name, "Ada Lovelace");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aget(
         &self,
         cond: impl sea_orm::sea_query::IntoCondition,
@@ -113,6 +114,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(ada.name, "Ada Lovelace");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn get(&self, cond: impl sea_orm::sea_query::IntoCondition) -> Result<E::Model> {
         blocking_twin("get", self.aget(cond))
     }
@@ -130,6 +132,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(first.id, 1);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aget_pk(
         &self,
         pk: impl Into<PrimaryKeyOf<E>>,
@@ -149,6 +152,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().get_pk(2)?.name, "Alan Turing");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn get_pk(&self, pk: impl Into<PrimaryKeyOf<E>>) -> Result<E::Model> {
         blocking_twin("get_pk", self.aget_pk(pk))
     }
@@ -184,8 +188,9 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(first.map(|u| u.id), Some(1));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn afirst(&self) -> impl Future<Output = Result<Option<E::Model>>> + Send + 'static {
-        Self::fetch_one(self.edge(false))
+        crate::observe::at_caller(Self::fetch_one(self.edge(false)))
     }
 
     /// Blocking twin of [`afirst`](Self::afirst).
@@ -200,6 +205,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().first()?.map(|u| u.id), Some(1));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn first(&self) -> Result<Option<E::Model>> {
         blocking_twin("first", self.afirst())
     }
@@ -213,8 +219,9 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(last.map(|u| u.id), Some(3));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn alast(&self) -> impl Future<Output = Result<Option<E::Model>>> + Send + 'static {
-        Self::fetch_one(self.edge(true))
+        crate::observe::at_caller(Self::fetch_one(self.edge(true)))
     }
 
     /// Blocking twin of [`alast`](Self::alast).
@@ -229,10 +236,12 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().last()?.map(|u| u.id), Some(3));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn last(&self) -> Result<Option<E::Model>> {
         blocking_twin("last", self.alast())
     }
 
+    #[track_caller]
     fn extreme(
         &self,
         col: E::Column,
@@ -241,11 +250,11 @@ impl<E: EntityTrait> QuerySet<E> {
         let mut qs = self.clone();
         qs.orders = vec![(col.into_simple_expr(), order)];
         qs.limit = Some(1);
-        async move {
+        crate::observe::at_caller(async move {
             Self::fetch_one(qs).await?.ok_or(Error::DoesNotExist {
                 model: Self::model_name(),
             })
-        }
+        })
     }
 
     /// The row with the smallest `col` (Django's `aearliest`).
@@ -262,6 +271,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(first_alphabetically.name, "Ada Lovelace");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aearliest(
         &self,
         col: E::Column,
@@ -282,6 +292,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(user::Entity::objects().earliest(user::Column::Id)?.id, 1);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn earliest(&self, col: E::Column) -> Result<E::Model> {
         blocking_twin("earliest", self.aearliest(col))
     }
@@ -299,6 +310,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(user::Entity::objects().alatest(user::Column::Id).await?.id, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn alatest(
         &self,
         col: E::Column,
@@ -319,6 +331,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(user::Entity::objects().latest(user::Column::Id)?.id, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn latest(&self, col: E::Column) -> Result<E::Model> {
         blocking_twin("latest", self.alatest(col))
     }
@@ -331,6 +344,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().acount().await?, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn acount(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         let stmt = self.count_query();
         self.runner().run(move |conn| async move {
@@ -369,6 +383,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().count()?, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn count(&self) -> Result<u64> {
         blocking_twin("count", self.acount())
     }
@@ -383,6 +398,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(user::Entity::objects().filter(user::Column::Id.eq(1)).aexists().await?);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aexists(&self) -> impl Future<Output = Result<bool>> + Send + 'static {
         let stmt = self.exists_query();
         self.runner().run(move |conn| async move {
@@ -412,6 +428,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(entity::user::Entity::objects().exists()?);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn exists(&self) -> Result<bool> {
         blocking_twin("exists", self.aexists())
     }
@@ -428,6 +445,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(a_names.acontains(&ada).await?);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn acontains(
         &self,
         model: &E::Model,
@@ -451,6 +469,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(users.contains(&ada)?);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn contains(&self, model: &E::Model) -> Result<bool> {
         blocking_twin("contains", self.acontains(model))
     }
@@ -464,6 +483,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(users.len(), 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn alist(&self) -> impl Future<Output = Result<Vec<E::Model>>> + Send + 'static {
         let select = self.build();
         self.runner()
@@ -482,6 +502,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().list()?.len(), 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn list(&self) -> Result<Vec<E::Model>> {
         blocking_twin("list", self.alist())
     }
@@ -502,6 +523,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(found[&3].name, "Grace Hopper");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn ain_bulk<K>(
         &self,
         pks: impl IntoIterator<Item = K>,
@@ -515,7 +537,7 @@ impl<E: EntityTrait> QuerySet<E> {
             .map(|k| k.into().into_value_tuple())
             .collect();
         let qs = self.clone();
-        async move {
+        crate::observe::at_caller(async move {
             if qs.is_sliced() {
                 return Err(Error::NotSupported {
                     operation: "in_bulk",
@@ -549,7 +571,7 @@ impl<E: EntityTrait> QuerySet<E> {
                 }
             }
             Ok(found)
-        }
+        })
     }
 
     /// Blocking twin of [`ain_bulk`](Self::ain_bulk).
@@ -564,6 +586,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().in_bulk([1, 2])?.len(), 2);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn in_bulk<K>(
         &self,
         pks: impl IntoIterator<Item = K>,
@@ -588,6 +611,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(pairs[0], (1, "Ada Lovelace".to_owned()));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn avalues_list<T>(
         &self,
         cols: impl IntoIterator<Item = E::Column>,
@@ -617,6 +641,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(names[0], "Ada Lovelace");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn values_list<T>(&self, cols: impl IntoIterator<Item = E::Column>) -> Result<Vec<T>>
     where
         T: TryGetableMany + Send + 'static,
@@ -641,6 +666,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!((n, max_id), (3, Some(3)));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aaggregate<T>(
         &self,
         aggregates: impl IntoIterator<Item = Aggregate>,
@@ -692,6 +718,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(n, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aggregate<T>(&self, aggregates: impl IntoIterator<Item = Aggregate>) -> Result<T>
     where
         T: TryGetableMany + Send + 'static,
@@ -709,6 +736,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(plan.to_lowercase().contains("user"));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aexplain(&self) -> impl Future<Output = Result<String>> + Send + 'static {
         let select = self.build();
         self.runner().run(move |conn| async move {
@@ -753,6 +781,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert!(!entity::user::Entity::objects().explain()?.is_empty());
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn explain(&self) -> Result<String> {
         blocking_twin("explain", self.aexplain())
     }

@@ -69,6 +69,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(linus.id, 4);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn acreate<A>(&self, active: A) -> impl Future<Output = Result<E::Model>> + Send + 'static
     where
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
@@ -98,6 +99,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(linus.name, "Linus");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn create<A>(&self, active: A) -> Result<E::Model>
     where
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
@@ -137,6 +139,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(ada.name, "Ada Lovelace");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aget_or_create<A>(
         &self,
         cond: impl IntoCondition,
@@ -148,7 +151,7 @@ impl<E: EntityTrait> QuerySet<E> {
     {
         let lookup = self.clone().filter(cond);
         let creator = self.clone();
-        async move {
+        crate::observe::at_caller(async move {
             match lookup.aget(Condition::all()).await {
                 Ok(found) => return Ok((found, false)),
                 Err(Error::DoesNotExist { .. }) => {}
@@ -165,7 +168,7 @@ impl<E: EntityTrait> QuerySet<E> {
                 }
                 Err(other) => Err(other),
             }
-        }
+        })
     }
 
     /// Blocking twin of [`aget_or_create`](Self::aget_or_create).
@@ -193,6 +196,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// # let _ = linus;
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn get_or_create<A>(
         &self,
         cond: impl IntoCondition,
@@ -233,6 +237,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(ada.name, "Augusta Ada King");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aupdate_or_create<A>(
         &self,
         cond: impl IntoCondition,
@@ -244,12 +249,12 @@ impl<E: EntityTrait> QuerySet<E> {
     {
         let get_or_create = self.aget_or_create(cond, defaults.clone());
         let writer = self.clone();
-        async move {
+        crate::observe::at_caller(async move {
             match get_or_create.await? {
                 (created, true) => Ok((created, true)),
                 (existing, false) => Ok((writer.apply_and_save(existing, defaults).await?, false)),
             }
-        }
+        })
     }
 
     /// `acreate`, inside a savepoint when a transaction is open in the caller's scope: a unique
@@ -313,6 +318,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!((grace.name.as_str(), created), ("Rear Admiral Hopper", false));
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn update_or_create<A>(
         &self,
         cond: impl IntoCondition,
@@ -350,6 +356,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(user::Entity::objects().abulk_create(rows).await?, 1_000);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn abulk_create<A>(
         &self,
         actives: impl IntoIterator<Item = A>,
@@ -391,6 +398,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(user::Entity::objects().bulk_create(Vec::<user::ActiveModel>::new())?, 0);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn bulk_create<A>(&self, actives: impl IntoIterator<Item = A>) -> Result<u64>
     where
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
@@ -421,6 +429,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(users.aget_pk(1).await?.name, "ADA LOVELACE");
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn abulk_update(
         &self,
         models: impl IntoIterator<Item = E::Model>,
@@ -487,6 +496,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(user::Entity::objects().bulk_update([ada], [user::Column::Name])?, 1);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn bulk_update(
         &self,
         models: impl IntoIterator<Item = E::Model>,
@@ -546,6 +556,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(renamed, 2);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn aupdate(
         &self,
         values: impl IntoIterator<Item = (E::Column, SimpleExpr)>,
@@ -586,6 +597,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(n, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn update(&self, values: impl IntoIterator<Item = (E::Column, SimpleExpr)>) -> Result<u64> {
         blocking_twin("update", self.aupdate(values))
     }
@@ -607,6 +619,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(gone, 2);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn adelete(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         let cond = self.write_condition("delete");
         let runner = self.runner();
@@ -636,6 +649,7 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(entity::user::Entity::objects().delete()?, 3);
     /// # Ok(()) });
     /// ```
+    #[track_caller]
     pub fn delete(&self) -> Result<u64> {
         blocking_twin("delete", self.adelete())
     }

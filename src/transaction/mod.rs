@@ -26,6 +26,7 @@ use sea_orm::{DbBackend, IsolationLevel};
 use crate::context::Ambient;
 use crate::error::TransactionProblem;
 use crate::executor::{self, HeldConn, Scope};
+use crate::observe::Origin;
 use crate::runtime::on_home;
 use crate::{Db, Error, Result};
 
@@ -110,10 +111,10 @@ async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
         let scope = Scope::savepoint(db, parent.clone());
         let sql = format!("SAVEPOINT {}", scope.savepoint_name());
         // The savepoint is made on the parent's connection, as one of the parent's statements.
-        let opened = on_home(async move {
+        let opened = on_home(issued_on(db.alias(), async move {
             let mut conn = parent.lock().await?;
             conn.execute_unprepared(&sql).await.map_err(Error::from)
-        })
+        }))
         .await?;
         opened.map_err(failed)?;
         scope.opened();
@@ -121,7 +122,7 @@ async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
     }
     let source = executor::source_for(db);
     let statements = begin_statements(source.backend(), options);
-    let conn = on_home(async move {
+    let conn = on_home(issued_on(db.alias(), async move {
         let mut conn = source.acquire().await?;
         for sql in &statements {
             conn.execute_unprepared(sql).await?;
@@ -129,10 +130,102 @@ async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
             conn.set_in_transaction(true);
         }
         Ok::<_, sea_orm::DbErr>(conn)
-    })
+    }))
     .await?
     .map_err(|e| failed(e.into()))?;
     Ok(Arc::new(Scope::outermost(db, HeldConn::new(conn))))
+}
+
+/// Runs `body` in a new scope on `db` and ends it: committed if `commit` says so of the body's
+/// output, else rolled back (a failed rollback is logged; the output is still returned). A
+/// panicking body rolls back and resumes the panic; a dropped call abandons the scope.
+pub(crate) async fn scoped<B, F>(
+    db: &Db,
+    options: &AtomicOptions,
+    body: B,
+    commit: impl FnOnce(&F::Output) -> bool,
+) -> Result<F::Output>
+where
+    B: FnOnce(&Arc<Scope>) -> F,
+    F: Future,
+{
+    let scope = begin(db, options).await?;
+    let _abandon = Abandon(scope.clone());
+    let inside = Ambient::current().with_scope(scope.pool(), scope.clone());
+    let outcome = AssertUnwindSafe(inside.scope_future(body(&scope)))
+        .catch_unwind()
+        .await;
+    match outcome {
+        Ok(value) => {
+            let commit = commit(&value);
+            match finish(scope, commit).await {
+                Ok(()) => Ok(value),
+                Err(e) if commit => Err(e),
+                Err(rollback) => {
+                    log::warn!("duetto: rollback failed: {rollback}");
+                    Ok(value)
+                }
+            }
+        }
+        Err(panic) => {
+            let _ = finish(scope, false).await;
+            resume_unwind(panic)
+        }
+    }
+}
+
+/// Blocking twin of [`scoped`]: the scope's own statements are the async implementation, run
+/// through the bridge; only the body runs here, with the scope as this thread's ambient.
+pub(crate) fn scoped_blocking<B, T>(
+    db: &Db,
+    options: &AtomicOptions,
+    body: B,
+    commit: impl FnOnce(&T) -> bool,
+) -> Result<T>
+where
+    B: FnOnce(&Arc<Scope>) -> T,
+{
+    let ambient = Ambient::current();
+    let scope = crate::bridge::blocking_twin("atomic", {
+        let (ambient, db, options) = (ambient.clone(), db.clone(), options.clone());
+        async move { ambient.scope_future(begin(&db, &options)).await }
+    })?;
+    let _abandon = Abandon(scope.clone());
+    let inside = ambient.with_scope(scope.pool(), scope.clone());
+    let outcome =
+        std::panic::catch_unwind(AssertUnwindSafe(|| inside.enter_thread(|| body(&scope))));
+    let finishing =
+        |commit: bool| crate::bridge::blocking_twin("atomic", finish(scope.clone(), commit));
+    match outcome {
+        Ok(value) => {
+            let commit = commit(&value);
+            match finishing(commit) {
+                Ok(()) => Ok(value),
+                Err(e) if commit => Err(e),
+                Err(rollback) => {
+                    log::warn!("duetto: rollback failed: {rollback}");
+                    Ok(value)
+                }
+            }
+        }
+        Err(panic) => {
+            let _ = finishing(false);
+            resume_unwind(panic)
+        }
+    }
+}
+
+/// `fut`, its statements reported as issued on the database `alias` (see [`crate::observe`]).
+fn issued_on<F: std::future::Future>(
+    alias: &str,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    Origin {
+        alias: Some(alias.into()),
+        site: None,
+        relation: None,
+    }
+    .scope(fut)
 }
 
 /// Rolls an open scope back when its `aatomic`/`atomic` call is left without ending it
@@ -149,7 +242,8 @@ impl Drop for Abandon {
 /// back) and hands its `on_commit` callbacks on.
 async fn finish(scope: Arc<Scope>, commit: bool) -> Result<()> {
     let ending = scope.clone();
-    let outcome = on_home(async move { end(&ending, commit).await }).await?;
+    let alias = scope.alias().to_owned();
+    let outcome = on_home(issued_on(&alias, async move { end(&ending, commit).await })).await?;
     let committed = outcome?;
     if committed {
         let callbacks = scope.take_on_commit();
@@ -253,28 +347,7 @@ impl Db {
     where
         F: Future<Output = Result<T>>,
     {
-        let scope = begin(self, &options).await?;
-        let _abandon = Abandon(scope.clone());
-        let inside = Ambient::current().with_scope(scope.pool(), scope.clone());
-        let outcome = AssertUnwindSafe(inside.scope_future(body))
-            .catch_unwind()
-            .await;
-        match outcome {
-            Ok(Ok(value)) => {
-                finish(scope, true).await?;
-                Ok(value)
-            }
-            Ok(Err(error)) => {
-                if let Err(rollback) = finish(scope, false).await {
-                    log::warn!("duetto: rollback after an error failed: {rollback}");
-                }
-                Err(error)
-            }
-            Err(panic) => {
-                let _ = finish(scope, false).await;
-                resume_unwind(panic)
-            }
-        }
+        scoped(self, &options, |_| body, Result::is_ok).await?
     }
 
     /// Blocking twin of [`aatomic`](Self::aatomic): runs `body` on the calling thread in a
@@ -324,37 +397,7 @@ impl Db {
     where
         F: FnOnce() -> Result<T>,
     {
-        // The transaction's own statements are the async implementation, run through the bridge;
-        // only the body runs here, with the scope as this thread's ambient.
-        let db = self.clone();
-        let ambient = Ambient::current();
-        let scope = crate::bridge::blocking_twin("atomic", {
-            let ambient = ambient.clone();
-            async move { ambient.scope_future(begin(&db, &options)).await }
-        })?;
-        let _abandon = Abandon(scope.clone());
-        let inside = ambient.with_scope(scope.pool(), scope.clone());
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| inside.enter_thread(body)));
-        let finishing = |commit: bool| {
-            let scope = scope.clone();
-            crate::bridge::blocking_twin("atomic", finish(scope, commit))
-        };
-        match outcome {
-            Ok(Ok(value)) => {
-                finishing(true)?;
-                Ok(value)
-            }
-            Ok(Err(error)) => {
-                if let Err(rollback) = finishing(false) {
-                    log::warn!("duetto: rollback after an error failed: {rollback}");
-                }
-                Err(error)
-            }
-            Err(panic) => {
-                let _ = finishing(false);
-                resume_unwind(panic)
-            }
-        }
+        scoped_blocking(self, &options, |_| body(), Result::is_ok)?
     }
 
     /// Registers `callback` to run after the transaction open in the caller's scope on this

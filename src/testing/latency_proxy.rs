@@ -1,8 +1,4 @@
-//! Test and benchmark support (cargo feature `testing`).
-//!
-//! [`LatencyProxy`] makes a local PostgreSQL or MySQL server behave like one on another host, so
-//! the effect of running queries concurrently instead of one after another can be measured on a
-//! single machine.
+//! A loopback proxy that makes a local server behave like one on another host.
 
 use std::net::SocketAddr;
 use std::time::Duration;
