@@ -2,6 +2,11 @@
 //! fetched with the blocking voice one after another, then with the async voice concurrently,
 //! following the SeaORM relation with `model.related::<post::Entity>()` (Django's `user.post_set`).
 //!
+//! Then a user *list* with each user's post count, twice: the N+1 way (`related()` in a loop, one
+//! query per user) and prefetched (one query for every user's posts), each run under
+//! `duetto::observe::acapture_queries` with live N+1 detection on, printing its statement count
+//! and what the detector reported.
+//!
 //! ```text
 //! cargo run --example user_detail [-- --database-url URL] [--latency-ms N] [--short]
 //! ```
@@ -61,6 +66,57 @@ async fn detail_async(user_id: i64) -> duetto::Result<UserDetail> {
     })
 }
 
+/// The posts of each user, one query per user: an N+1 (what the detector reports).
+pub async fn post_counts_n_plus_one(users: &[user::Model]) -> duetto::Result<Vec<(i64, usize)>> {
+    let mut counts = Vec::new();
+    for user in users {
+        let posts = user.related::<post::Entity>().alist().await?; // N+1: one query per user
+        counts.push((user.id, posts.len()));
+    }
+    Ok(counts)
+}
+
+/// The posts of every user in one query, grouped back onto the users in their order.
+pub async fn post_counts_prefetched(users: &[user::Model]) -> duetto::Result<Vec<(i64, usize)>> {
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let posts = post::Entity::objects()
+        .filter(post::Column::UserId.is_in(ids))
+        .alist()
+        .await?;
+    let mut per_user = std::collections::HashMap::<i64, usize>::new();
+    for post in &posts {
+        *per_user.entry(post.user_id).or_default() += 1;
+    }
+    Ok(users
+        .iter()
+        .map(|u| (u.id, per_user.get(&u.id).copied().unwrap_or(0)))
+        .collect())
+}
+
+/// Runs both list variants under a capture and prints what each cost and what was flagged.
+async fn compare_list_variants() -> duetto::Result<()> {
+    use duetto::observe::acapture_queries;
+    let users = user::Entity::objects()
+        .order_by_asc(user::Column::Id)
+        .limit(20)
+        .alist()
+        .await?;
+    let (slow, n_plus_one) = acapture_queries(post_counts_n_plus_one(&users)).await;
+    let (fast, prefetched) = acapture_queries(post_counts_prefetched(&users)).await;
+    assert_eq!(slow?, fast?);
+    for (name, captured) in [("N+1", &n_plus_one), ("prefetched", &prefetched)] {
+        println!(
+            "post counts of {} users, {name}: {} statements",
+            users.len(),
+            captured.len()
+        );
+        for report in captured.repeated(3) {
+            println!("  {report}");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> duetto::Result<()> {
     let args = Args::parse();
     let _demo = Demo::setup(&args, Size::realistic(true))?;
@@ -77,5 +133,8 @@ fn main() -> duetto::Result<()> {
         }
         other => println!("unexpected: {other:?}"),
     }
+    // Live detection also logs each N+1 through `tracing` (target `duetto::n_plus_one`).
+    duetto::observe::detect_n_plus_one(Some(3));
+    async_to_sync(compare_list_variants())??;
     Ok(())
 }

@@ -99,6 +99,9 @@ pub(crate) fn at_caller<F: Future>(fut: F) -> impl Future<Output = F::Output> {
         site: Some(Location::caller()),
         relation: None,
     };
+    // Boxed: operations made of operations nest these, and unboxed the nesting makes futures
+    // big enough to overflow a worker's stack in debug builds.
+    let fut = Box::pin(fut);
     async move { origin.scope(fut).await }
 }
 
