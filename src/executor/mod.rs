@@ -360,7 +360,9 @@ impl Runner {
             site: Some(self.site),
             relation: self.relation,
         };
-        let outcome = on_home(origin.scope(f(conn.clone()))).await?;
+        // Boxed: statements nest inside scopes and operations, and inline they would make
+        // every caller's future (and a debug build's stack) grow with the statement's.
+        let outcome = on_home(Box::pin(origin.scope(f(conn.clone())))).await?;
         outcome.map_err(|error| {
             let error = conn.explain(error);
             if let (true, Some(scope)) = (error.is_from_database(), conn.scope()) {

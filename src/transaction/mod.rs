@@ -149,16 +149,18 @@ where
     B: FnOnce(&Arc<Scope>) -> F,
     F: Future,
 {
-    let scope = begin(db, options).await?;
+    // The scope's own steps are boxed: bodies nest scopes, and unboxed every level would carry
+    // them inline, enough to overflow a thread's stack in debug builds.
+    let scope = Box::pin(begin(db, options)).await?;
     let _abandon = Abandon(scope.clone());
     let inside = Ambient::current().with_scope(scope.pool(), scope.clone());
-    let outcome = AssertUnwindSafe(inside.scope_future(body(&scope)))
+    let outcome = AssertUnwindSafe(Box::pin(inside.scope_future(body(&scope))))
         .catch_unwind()
         .await;
     match outcome {
         Ok(value) => {
             let commit = commit(&value);
-            match finish(scope, commit).await {
+            match Box::pin(finish(scope, commit)).await {
                 Ok(()) => Ok(value),
                 Err(e) if commit => Err(e),
                 Err(rollback) => {
@@ -168,7 +170,7 @@ where
             }
         }
         Err(panic) => {
-            let _ = finish(scope, false).await;
+            let _ = Box::pin(finish(scope, false)).await;
             resume_unwind(panic)
         }
     }
