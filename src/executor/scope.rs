@@ -193,6 +193,7 @@ impl Scope {
         lock(&self.on_commit).push(callback);
     }
 
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn pending_on_commit(&self) -> usize {
         lock(&self.on_commit).len()
     }

@@ -75,7 +75,9 @@ pub use capture::{aassert_num_queries, acapture_queries, assert_num_queries, cap
 pub use n_plus_one::{detect_n_plus_one, Repeated};
 pub use origin::Voice;
 pub(crate) use origin::{at_caller, Origin, Provenance, RelationHint};
-pub(crate) use statement::{backend_name, Observation, Settings};
+#[cfg(feature = "testing")]
+pub(crate) use statement::backend_name;
+pub(crate) use statement::{Observation, Settings};
 
 use crate::Backend;
 

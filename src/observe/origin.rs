@@ -75,17 +75,28 @@ impl Origin {
     /// calls another one internally) gives way to the user's call site already in effect, and a
     /// missing relation to the one in effect: the report should name the user's line.
     pub(crate) fn scope<F: Future>(mut self, fut: F) -> impl Future<Output = F::Output> {
-        if let Some(outer) = Origin::current() {
-            if self.site.is_none_or(is_own_code) {
-                self.site = outer.site;
-            }
-            self.relation = self.relation.or(outer.relation);
-            self.alias = self.alias.or(outer.alias);
-        }
         if self.site.is_some_and(is_own_code) {
             self.site = None;
         }
+        let _ = ORIGIN.try_with(|outer| {
+            if self.site.is_none() {
+                self.site = outer.site;
+            }
+            self.relation = self.relation.or(outer.relation);
+            if self.alias.is_none() {
+                self.alias = outer.alias.clone();
+            }
+        });
         ORIGIN.scope(self, fut)
+    }
+
+    /// Calls `f` with the running future's origin, if any, without copying it.
+    pub(crate) fn with<R>(f: impl FnOnce(Option<&Origin>) -> R) -> R {
+        let mut f = Some(f);
+        match ORIGIN.try_with(|origin| (f.take().expect("called once"))(Some(origin))) {
+            Ok(r) => r,
+            Err(_) => (f.take().expect("called once"))(None),
+        }
     }
 }
 

@@ -69,39 +69,45 @@ impl Observation {
         sql: &str,
         values: Option<&Values>,
     ) -> Observation {
-        let origin = Origin::current();
         let voice = Voice::current();
-        let alias = origin
-            .as_ref()
-            .and_then(|o| o.alias.clone())
-            .unwrap_or_else(|| settings.alias.clone());
-        let span = tracing::debug_span!(
-            target: "duetto::query",
-            "query",
-            alias = &*alias,
-            backend = backend_name(backend),
-            sql,
-            values = Empty,
-            rows = Empty,
-            elapsed_us = Empty,
-            voice = voice.as_str(),
-            in_transaction,
-            site = Empty,
-            error = Empty,
-        );
-        if !span.is_disabled() {
-            if let (true, Some(values)) = (settings.log_values, values) {
-                span.record("values", debug(values));
+        let span = Origin::with(|origin| {
+            let alias = origin
+                .and_then(|o| o.alias.as_deref())
+                .unwrap_or(&settings.alias);
+            let span = tracing::debug_span!(
+                target: "duetto::query",
+                "query",
+                alias,
+                backend = backend_name(backend),
+                sql,
+                values = Empty,
+                rows = Empty,
+                elapsed_us = Empty,
+                voice = voice.as_str(),
+                in_transaction,
+                site = Empty,
+                error = Empty,
+            );
+            if !span.is_disabled() {
+                if let (true, Some(values)) = (settings.log_values, values) {
+                    span.record("values", debug(values));
+                }
+                if let Some(site) = origin.and_then(|o| o.site) {
+                    span.record("site", display(site));
+                }
             }
-            if let Some(site) = origin.as_ref().and_then(|o| o.site) {
-                span.record("site", display(site));
-            }
-        }
+            span
+        });
         let mut watchers = Vec::new();
         if !Ambient::is_empty() {
             Ambient::each::<Watch>(|watch| watchers.push(watch));
         }
         let detail = (!watchers.is_empty() || settings.slow.is_some()).then(|| {
+            let origin = Origin::current();
+            let alias = origin
+                .as_ref()
+                .and_then(|o| o.alias.clone())
+                .unwrap_or_else(|| settings.alias.clone());
             Box::new(Detail {
                 sql: sql.to_owned(),
                 values: values.cloned(),

@@ -33,9 +33,9 @@ impl CommitCallbacks {
     /// # duetto::doc_db::with_users(|| async {
     /// let db = duetto::default_db()?;
     /// duetto::testing::atest_transaction(&db, |callbacks| async move {
-    ///     db.aatomic(async { duetto::on_commit(|| ()); Ok(()) }).await?;
+    ///     duetto::aatomic(async { duetto::on_commit(|| ()); Ok(()) }).await?;
     ///     assert_eq!(callbacks.pending(), 1);
-    ///     duetto::Result::Ok(())
+    ///     Ok::<(), duetto::Error>(())
     /// })
     /// .await??;
     /// # Ok(()) });
@@ -55,13 +55,13 @@ impl CommitCallbacks {
     /// let sent = Arc::new(AtomicBool::new(false));
     /// let flag = sent.clone();
     /// duetto::testing::atest_transaction(&db, |callbacks| async move {
-    ///     db.aatomic(async move {
+    ///     duetto::aatomic(async move {
     ///         duetto::on_commit(move || flag.store(true, Ordering::SeqCst));
     ///         Ok(())
     ///     })
     ///     .await?;
     ///     assert_eq!(callbacks.run(), 1);
-    ///     duetto::Result::Ok(())
+    ///     Ok::<(), duetto::Error>(())
     /// })
     /// .await??;
     /// assert!(sent.load(Ordering::SeqCst));
@@ -97,7 +97,7 @@ impl CommitCallbacks {
 /// duetto::testing::atest_transaction(&db, |_| async {
 ///     user::Entity::objects().filter(user::Column::Id.eq(1)).adelete().await?;
 ///     assert_eq!(user::Entity::objects().acount().await?, 2);
-///     duetto::Result::Ok(())
+///     Ok::<(), duetto::Error>(())
 /// })
 /// .await??;
 /// assert_eq!(user::Entity::objects().acount().await?, 3); // rolled back
@@ -131,7 +131,7 @@ where
 /// let db = duetto::default_db()?;
 /// duetto::testing::test_transaction(&db, |_| {
 ///     entity::user::Entity::objects().delete()?;
-///     duetto::Result::Ok(())
+///     Ok::<(), duetto::Error>(())
 /// })??;
 /// assert_eq!(entity::user::Entity::objects().count()?, 3);
 /// # Ok(()) });
