@@ -8,7 +8,9 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/tmp/pk.out target/release/deps/pk_loop-* 20000
 //! ```
 //!
-//! Prints the wall time per call too; the instruction count is the figure that matters.
+//! Prints the wall time per call too; the instruction count is the figure that matters. With
+//! `--subscriber` a `tracing` subscriber that records every `duetto::query` span is installed
+//! first, to price the spans when someone is listening.
 
 use std::time::Instant;
 
@@ -22,6 +24,13 @@ fn main() -> duetto::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(20_000);
+    if std::env::args().any(|a| a == "--subscriber") {
+        use tracing_subscriber::layer::SubscriberExt;
+        let only_queries = tracing_subscriber::filter::Targets::new()
+            .with_target("duetto::query", tracing::Level::DEBUG);
+        let subscriber = tracing_subscriber::registry().with(only_queries);
+        tracing::subscriber::set_global_default(subscriber).map_err(duetto::Error::other)?;
+    }
     let url = std::env::var("DUETTO_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/duetto_bench".into());
     let db = Db::connect_blocking(&url)?;

@@ -335,7 +335,7 @@ where
         .collect::<Vec<_>>()
         .join(", ");
     let through = match <From as Related<To>>::via() {
-        Some(via) => format!(" through `{}`", via.to_tbl.sea_orm_table().to_string()),
+        Some(via) => format!(" through `{}`", via.to_tbl.sea_orm_table()),
         None => String::new(),
     };
     format!(

@@ -86,9 +86,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
                 .or_else(|| ctx.current_span().id().cloned())
         };
         let mut all = recorded().lock().unwrap();
-        rec.case = rec.fields.get("case").and_then(|c| c.parse().ok()).or_else(|| {
-            parent.and_then(|p| all.live.get(&p.into_u64()).and_then(|r| r.case))
-        });
+        rec.case = rec
+            .fields
+            .get("case")
+            .and_then(|c| c.parse().ok())
+            .or_else(|| parent.and_then(|p| all.live.get(&p.into_u64()).and_then(|r| r.case)));
         all.live.insert(id.into_u64(), rec);
     }
 
@@ -205,7 +207,10 @@ async fn a_span_per_statement_with_its_fields_nested_under_the_caller_in_both_vo
             assert_eq!(f["voice"], "async");
             assert_eq!(f["in_transaction"], "false");
             assert!(f["site"].starts_with("tests/observe.rs:"), "{name}: {f:?}");
-            assert!(!f.contains_key("values"), "values are not logged by default");
+            assert!(
+                !f.contains_key("values"),
+                "values are not logged by default"
+            );
             assert!(!f.contains_key("error"));
             assert_eq!(n, 2);
 
@@ -264,7 +269,10 @@ async fn a_span_per_statement_with_its_fields_nested_under_the_caller_in_both_vo
                 .find(|s| s.fields["sql"].starts_with("SELECT COUNT"))
                 .unwrap_or_else(|| panic!("{name}: {sql:?}"));
             assert_eq!(count.fields["in_transaction"], "true", "{name}");
-            assert!(sql.iter().any(|s| s.starts_with("COMMIT")), "{name}: {sql:?}");
+            assert!(
+                sql.iter().any(|s| s.starts_with("COMMIT")),
+                "{name}: {sql:?}"
+            );
             assert!(
                 spans.iter().any(|s| s.fields.contains_key("error")),
                 "{name}: the failed statement records its error: {spans:?}"
@@ -384,7 +392,10 @@ fn assert_num_queries_passes_on_the_count_and_fails_with_the_statements() {
     );
     assert!(message.contains("  1. SELECT COUNT"), "{message}");
     assert!(message.contains("  2. SELECT"), "{message}");
-    assert!(message.contains("tests/observe.rs:"), "names the call sites: {message}");
+    assert!(
+        message.contains("tests/observe.rs:"),
+        "names the call sites: {message}"
+    );
 
     // The async form, on a blocking capture's thread: bridged statements are counted too.
     let n = async_to_sync(async move {
@@ -472,7 +483,11 @@ async fn live_detection_warns_once_per_request_scope_naming_the_line() {
         duetto::observe::detect_n_plus_one(None);
         assert_eq!(posts_seen.load(Ordering::Relaxed), 5);
         let warnings = events(id, "duetto::n_plus_one");
-        assert_eq!(warnings.len(), 1, "warned once, at the 4th run: {warnings:?}");
+        assert_eq!(
+            warnings.len(),
+            1,
+            "warned once, at the 4th run: {warnings:?}"
+        );
         let source = include_str!("observe.rs");
         let line = source
             .lines()
@@ -531,10 +546,21 @@ async fn the_rollback_fixture_leaves_the_database_unchanged_and_holds_on_commit_
                     })
                     .await;
                 assert_eq!(
-                    user::Entity::objects().using(&inner_db).acount().await.unwrap(),
+                    user::Entity::objects()
+                        .using(&inner_db)
+                        .acount()
+                        .await
+                        .unwrap(),
                     3
                 );
-                assert_eq!(post::Entity::objects().using(&inner_db).acount().await.unwrap(), 2);
+                assert_eq!(
+                    post::Entity::objects()
+                        .using(&inner_db)
+                        .acount()
+                        .await
+                        .unwrap(),
+                    2
+                );
                 assert_eq!(callbacks.pending(), 1);
                 assert_eq!(callbacks.run(), 1);
             })
@@ -544,7 +570,11 @@ async fn the_rollback_fixture_leaves_the_database_unchanged_and_holds_on_commit_
             // Unchanged after the test, seen from a new connection too.
             let fresh = Db::connect(&t.url).await.unwrap();
             assert_eq!(
-                user::Entity::objects().using(&fresh).acount().await.unwrap(),
+                user::Entity::objects()
+                    .using(&fresh)
+                    .acount()
+                    .await
+                    .unwrap(),
                 2,
                 "{}",
                 kind.name()
@@ -619,7 +649,13 @@ async fn connections_carry_application_name_and_session_settings() {
             .await
             .unwrap_err();
             assert!(
-                matches!(bad, duetto::Error::InvalidOption { option: "session_setting", .. }),
+                matches!(
+                    bad,
+                    duetto::Error::InvalidOption {
+                        option: "session_setting",
+                        ..
+                    }
+                ),
                 "{bad}"
             );
         }

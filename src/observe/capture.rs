@@ -129,7 +129,6 @@ impl Captured {
     /// assert_eq!(repeated.len(), 1);
     /// assert_eq!(repeated[0].count, 3);
     /// println!("{}", repeated[0]); // N+1: `SELECT … WHERE … = ?` ran 3 times from src/main.rs:4:46
-
     /// # Ok(()) });
     /// ```
     pub fn repeated(&self, threshold: usize) -> Vec<Repeated> {
