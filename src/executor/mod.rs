@@ -59,10 +59,19 @@ use crate::pool::{Pool, PooledConn};
 use crate::runtime::on_home;
 use crate::{Db, Error, Result};
 
-/// The connection a duetto operation executes on. Owned, so it can move into the future that
-/// runs the query.
+/// The connection a duetto operation executes on, and who issued its statements. Owned, so it
+/// can move into the future that runs the query.
 #[derive(Clone)]
-pub(crate) enum Conn {
+pub(crate) struct Conn {
+    at: At,
+    /// Reported with each statement (see [`crate::observe`]); carried here rather than in a
+    /// task-local so a statement pays nothing per poll for it.
+    origin: Option<Origin>,
+}
+
+/// Where a [`Conn`]'s statements run.
+#[derive(Clone)]
+pub(crate) enum At {
     /// No transaction scope is open on this database around the caller: a connection of its
     /// own per statement.
     Own(Source),
@@ -123,10 +132,11 @@ pub(crate) fn source_for(db: &Db) -> Source {
 /// The connection a statement on `db` runs on now: the innermost transaction scope open on that
 /// database in the caller's task or thread, else one of its own (see [`source_for`]).
 pub(crate) fn connection_for(db: &Db) -> Conn {
-    match Ambient::find::<Scope>(db.pool_id()) {
-        Some(scope) => Conn::Scoped(scope, Refusal::default()),
-        None => Conn::Own(source_for(db)),
-    }
+    let at = match Ambient::find::<Scope>(db.pool_id()) {
+        Some(scope) => At::Scoped(scope, Refusal::default()),
+        None => At::Own(source_for(db)),
+    };
+    Conn { at, origin: None }
 }
 
 /// The innermost scope open on `db` around the caller, if any.
@@ -137,25 +147,37 @@ pub(crate) fn scope_for(db: &Db) -> Option<Arc<Scope>> {
 impl Conn {
     /// The scope this runs in, if any.
     pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
-        match self {
-            Conn::Scoped(scope, _) => Some(scope),
+        match &self.at {
+            At::Scoped(scope, _) => Some(scope),
             _ => None,
         }
+    }
+
+    /// Where its statements run.
+    pub(crate) fn at(&self) -> &At {
+        &self.at
+    }
+
+    /// Who issued its statements, if known.
+    pub(crate) fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 
     /// The connection for one exchange: the scope's (waiting for its turn), else one of its
     /// own from the request scope's slot or the pool.
     pub(crate) async fn lease(&self) -> std::result::Result<Lease<'_>, DbErr> {
-        Ok(match self {
-            Conn::Own(source) => Lease::Own(source.acquire().await?),
-            Conn::Scoped(scope, refusal) => Lease::Shared(Self::scoped(scope, refusal).await?),
-        })
+        let mut lease = match &self.at {
+            At::Own(source) => Lease::Own(source.acquire().await?),
+            At::Scoped(scope, refusal) => Lease::Shared(Self::scoped(scope, refusal).await?),
+        };
+        lease.issued_by(self.origin.clone());
+        Ok(lease)
     }
 
     /// Replaces a refusal that crossed SeaORM as a `DbErr` by the error it stands for.
     pub(crate) fn explain(&self, error: Error) -> Error {
-        match self {
-            Conn::Scoped(_, refusal) => refusal.take().unwrap_or(error),
+        match &self.at {
+            At::Scoped(_, refusal) => refusal.take().unwrap_or(error),
             _ => error,
         }
     }
@@ -174,9 +196,9 @@ impl Conn {
 #[async_trait::async_trait]
 impl ConnectionTrait for Conn {
     fn get_database_backend(&self) -> DbBackend {
-        match self {
-            Conn::Own(source) => source.backend(),
-            Conn::Scoped(scope, _) => scope.backend(),
+        match &self.at {
+            At::Own(source) => source.backend(),
+            At::Scoped(scope, _) => scope.backend(),
         }
     }
 
@@ -325,7 +347,15 @@ impl Runner {
     }
 
     fn connection_on(&self, db: &Db) -> Result<Conn> {
-        let conn = connection_for(db);
+        let mut conn = connection_for(db);
+        conn.origin = Some(
+            Origin {
+                alias: Some(db.alias_arc()),
+                site: Some(self.site),
+                relation: self.relation,
+            }
+            .within_current(),
+        );
         if self.locking {
             if db.backend() == DbBackend::Sqlite {
                 return Err(Error::NotSupported {
@@ -353,16 +383,8 @@ impl Runner {
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.db()?;
-        let conn = self.connection_on(&db)?;
-        let origin = Origin {
-            alias: Some(db.alias_arc()),
-            site: Some(self.site),
-            relation: self.relation,
-        };
-        // Boxed: statements nest inside scopes and operations, and inline they would make
-        // every caller's future (and a debug build's stack) grow with the statement's.
-        let outcome = on_home(Box::pin(origin.scope(f(conn.clone())))).await?;
+        let conn = self.connection()?;
+        let outcome = on_home(f(conn.clone())).await?;
         outcome.map_err(|error| {
             let error = conn.explain(error);
             if let (true, Some(scope)) = (error.is_from_database(), conn.scope()) {

@@ -19,9 +19,9 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{DbBackend, QueryResult, Statement};
 use tokio::sync::mpsc;
 
-use super::{Conn, Scope, Source};
+use super::{At, Conn, Scope, Source};
 use crate::context::Ambient;
-use crate::observe::Provenance;
+use crate::observe::{Origin, Provenance};
 use crate::{runtime, Error, Result};
 
 /// A query's rows, a chunk at a time.
@@ -29,9 +29,10 @@ pub(crate) type Chunks = BoxStream<'static, Result<Vec<QueryResult>>>;
 
 /// Streams the rows of `stmt` on `conn` in chunks of `chunk` rows (`chunk` ≥ 1).
 pub(crate) fn chunks(conn: Conn, stmt: Statement, chunk: usize) -> Result<Chunks> {
-    match conn {
-        Conn::Own(source) => pooled(source, stmt, chunk),
-        Conn::Scoped(scope, _) => Ok(scoped(scope, stmt, chunk)),
+    let origin = conn.origin().cloned();
+    match conn.at() {
+        At::Own(source) => pooled(source.clone(), stmt, chunk, origin),
+        At::Scoped(scope, _) => Ok(scoped(scope.clone(), stmt, chunk, origin)),
     }
 }
 
@@ -44,11 +45,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn pooled(source: Source, stmt: Statement, chunk: usize) -> Result<Chunks> {
+fn pooled(source: Source, stmt: Statement, chunk: usize, origin: Option<Origin>) -> Result<Chunks> {
     let (tx, mut rx) = mpsc::channel(1);
     // The producer's statement belongs to the caller: same captures, span, voice and call site.
-    let producer = Ambient::current()
-        .scope_future(Provenance::current().scope(produce(source, stmt, chunk, tx)));
+    let provenance = Provenance::current().issued_by(origin.as_ref());
+    let producer =
+        Ambient::current().scope_future(provenance.scope(produce(source, stmt, chunk, tx)));
     let producer = runtime::handle()?.spawn(producer);
     let abort = AbortOnDrop(producer);
     Ok(stream::poll_fn(move |cx| {
@@ -133,11 +135,16 @@ enum Cursor {
     Done,
 }
 
-fn scoped(scope: Arc<Scope>, stmt: Statement, chunk: usize) -> Chunks {
-    stream::unfold(
-        (scope, Cursor::NotStarted(stmt)),
-        move |(scope, cursor)| async move {
-            match next_chunk(&scope, cursor, chunk).await {
+fn scoped(scope: Arc<Scope>, stmt: Statement, chunk: usize, origin: Option<Origin>) -> Chunks {
+    stream::unfold((scope, Cursor::NotStarted(stmt)), move |(scope, cursor)| {
+        let origin = origin.clone();
+        async move {
+            let next = next_chunk(&scope, cursor, chunk);
+            let next = match origin {
+                Some(origin) => futures_util::future::Either::Left(origin.scope(next)),
+                None => futures_util::future::Either::Right(next),
+            };
+            match next.await {
                 Ok((rows, _)) if rows.is_empty() => None,
                 Ok((rows, cursor)) => Some((Ok(rows), (scope, cursor))),
                 Err(e) => {
@@ -147,8 +154,8 @@ fn scoped(scope: Arc<Scope>, stmt: Statement, chunk: usize) -> Chunks {
                     Some((Err(e), (scope, Cursor::Done)))
                 }
             }
-        },
-    )
+        }
+    })
     .boxed()
 }
 

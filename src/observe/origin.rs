@@ -74,7 +74,14 @@ impl Origin {
     /// Runs `fut` with this origin. A call site inside duetto's own code (an operation that
     /// calls another one internally) gives way to the user's call site already in effect, and a
     /// missing relation to the one in effect: the report should name the user's line.
-    pub(crate) fn scope<F: Future>(mut self, fut: F) -> impl Future<Output = F::Output> {
+    pub(crate) fn scope<F: Future>(self, fut: F) -> impl Future<Output = F::Output> {
+        ORIGIN.scope(self.within_current(), fut)
+    }
+
+    /// This origin completed from the one in effect: a call site inside duetto's own code (an
+    /// operation that calls another one internally) gives way to the user's call site, and a
+    /// missing alias or relation to the one in effect. The report should name the user's line.
+    pub(crate) fn within_current(mut self) -> Origin {
         if self.site.is_some_and(is_own_code) {
             self.site = None;
         }
@@ -87,7 +94,7 @@ impl Origin {
                 self.alias = outer.alias.clone();
             }
         });
-        ORIGIN.scope(self, fut)
+        self
     }
 
     /// Calls `f` with the running future's origin, if any, without copying it.
@@ -141,6 +148,14 @@ impl Provenance {
             origin: Origin::current(),
             span: tracing::Span::current(),
         }
+    }
+
+    /// This context, with `origin` (when known) as who issued the statements.
+    pub(crate) fn issued_by(mut self, origin: Option<&Origin>) -> Provenance {
+        if let Some(origin) = origin {
+            self.origin = Some(origin.clone());
+        }
+        self
     }
 
     /// `fut` run in this context.

@@ -68,9 +68,10 @@ impl Observation {
         in_transaction: bool,
         sql: &str,
         values: Option<&Values>,
+        origin: Option<Origin>,
     ) -> Observation {
         let voice = Voice::current();
-        let span = Origin::with(|origin| {
+        let span = |origin: Option<&Origin>| {
             let alias = origin
                 .and_then(|o| o.alias.as_deref())
                 .unwrap_or(&settings.alias);
@@ -97,13 +98,17 @@ impl Observation {
                 }
             }
             span
-        });
+        };
+        let span = match &origin {
+            Some(origin) => span(Some(origin)),
+            None => Origin::with(span),
+        };
         let mut watchers = Vec::new();
         if !Ambient::is_empty() {
             Ambient::each::<Watch>(|watch| watchers.push(watch));
         }
         let detail = (!watchers.is_empty() || settings.slow.is_some()).then(|| {
-            let origin = Origin::current();
+            let origin = origin.or_else(Origin::current);
             let alias = origin
                 .as_ref()
                 .and_then(|o| o.alias.clone())
@@ -143,6 +148,7 @@ impl Observation {
             false,
             &statement.sql,
             statement.values.as_ref(),
+            None,
         );
         observation.started = Instant::now()
             .checked_sub(info.elapsed)

@@ -19,7 +19,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::Pool;
-use crate::observe::Observation;
+use crate::observe::{Observation, Origin};
 
 /// Where a clean connection goes when its user releases it, if not straight back to the pool:
 /// a request scope that keeps one connection between its statements. A keeper that does not
@@ -107,6 +107,8 @@ pub(crate) struct PooledConn {
     /// The request scope that keeps this connection between statements, if any: a clean
     /// connection goes back there (while the scope lives and holds none) instead of to the pool.
     home: Option<Weak<dyn Keeper>>,
+    /// Who issues the next statement, when the executor knows (see `crate::observe`).
+    origin: Option<Origin>,
 }
 
 impl PooledConn {
@@ -126,7 +128,13 @@ impl PooledConn {
             permit: Some(permit),
             first_seen,
             home: None,
+            origin: None,
         }
+    }
+
+    /// Reports the next statements as issued by `origin`.
+    pub(crate) fn issued_by(&mut self, origin: Option<Origin>) {
+        self.origin = origin;
     }
 
     /// Makes a clean release of this connection go back to `keeper` (while it lives).
@@ -183,20 +191,22 @@ impl PooledConn {
     }
 
     /// Starts observing a statement sent on this connection.
-    fn observe(&self, sql: &str, values: Option<&Values>) -> Observation {
+    fn observe(&mut self, sql: &str, values: Option<&Values>) -> Observation {
         Observation::start(
             self.pool.observe(),
             self.backend,
             self.in_transaction,
             sql,
             values,
+            self.origin.take(),
         )
     }
 
     pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let (sql, values) = (stmt.sql, stmt.values.unwrap_or(Values(Vec::new())));
         let affected = |r: &ExecResult| r.rows_affected();
-        self.exchange(self.observe(&sql, Some(&values)), affected, async |raw| {
+        let observation = self.observe(&sql, Some(&values));
+        self.exchange(observation, affected, async |raw| {
             on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
                 .execute(c)
                 .await
@@ -209,7 +219,8 @@ impl PooledConn {
     pub(crate) async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult, DbErr> {
         use sqlx::Executor;
         let affected = |r: &ExecResult| r.rows_affected();
-        self.exchange(self.observe(sql, None), affected, async |raw| {
+        let observation = self.observe(sql, None);
+        self.exchange(observation, affected, async |raw| {
             on_raw!(raw, c => c
                 .execute(sqlx::AssertSqlSafe(sql.to_owned()))
                 .await
@@ -222,7 +233,8 @@ impl PooledConn {
     pub(crate) async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let (sql, values) = (stmt.sql, stmt.values.unwrap_or(Values(Vec::new())));
         let returned = |rows: &Vec<QueryResult>| rows.len() as u64;
-        self.exchange(self.observe(&sql, Some(&values)), returned, async |raw| {
+        let observation = self.observe(&sql, Some(&values));
+        self.exchange(observation, returned, async |raw| {
             on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
                 .fetch_all(c)
                 .await
@@ -238,7 +250,8 @@ impl PooledConn {
     ) -> Result<Option<QueryResult>, DbErr> {
         let (sql, values) = (stmt.sql, stmt.values.unwrap_or(Values(Vec::new())));
         let returned = |row: &Option<QueryResult>| u64::from(row.is_some());
-        self.exchange(self.observe(&sql, Some(&values)), returned, async |raw| {
+        let observation = self.observe(&sql, Some(&values));
+        self.exchange(observation, returned, async |raw| {
             on_raw!(raw, c => sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values))
                 .fetch_optional(c)
                 .await
@@ -260,8 +273,9 @@ impl PooledConn {
         use sqlx::Either;
         let returned =
             |results: &Vec<Vec<QueryResult>>| results.iter().map(|r| r.len() as u64).sum();
+        let observation = self.observe(&sql, None);
         let results = self
-            .exchange(self.observe(&sql, None), returned, async |raw| {
+            .exchange(observation, returned, async |raw| {
                 on_raw!(raw, c => {
                     let mut results = vec![Vec::new()];
                     let mut items = sqlx::Executor::fetch_many(c, sqlx::AssertSqlSafe(sql.as_str()));
@@ -367,6 +381,7 @@ impl Drop for PooledConn {
                     permit: self.permit.take(),
                     first_seen: self.first_seen,
                     home: None,
+                    origin: None,
                 }),
                 None => self.pool.put_back(raw, self.first_seen),
             }
