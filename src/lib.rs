@@ -58,6 +58,11 @@ mod error;
 mod executor;
 mod model;
 pub mod observe;
+pub mod prefetch {
+    //! Batched loading of relations (Django's `prefetch_related`): one statement per relation
+    //! level for a whole list of rows. See [`Prefetch`] and [`QuerySet::prefetch`](crate::QuerySet::prefetch).
+    pub use crate::query::related::prefetch::*;
+}
 mod pool;
 mod query;
 mod registry;
@@ -73,7 +78,9 @@ pub use error::{Error, IntegrityKind, Result, TransactionProblem};
 pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
 pub use query::batch::{abatch, batch, Batch, BatchRead};
-pub use query::{ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet};
+pub use query::{
+    ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, SelectRelated, WithRelated,
+};
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use request::{arequest_scope, request_scope};
 pub use transaction::{aatomic, aon_commit, atomic, on_commit, AtomicOptions};

@@ -7,4 +7,6 @@ pub mod comment;
 pub mod notification;
 pub mod order;
 pub mod post;
+pub mod post_tag;
+pub mod tag;
 pub mod user;

@@ -26,6 +26,8 @@ pub struct Model {
         on_delete = "Cascade"
     )]
     pub user: BelongsTo<super::user::Entity>,
+    #[sea_orm(has_many, via = "post_tag")]
+    pub tags: HasMany<super::tag::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -6,4 +6,6 @@ pub use super::comment::Entity as Comment;
 pub use super::notification::Entity as Notification;
 pub use super::order::Entity as Order;
 pub use super::post::Entity as Post;
+pub use super::post_tag::Entity as PostTag;
+pub use super::tag::Entity as Tag;
 pub use super::user::Entity as User;

@@ -51,6 +51,21 @@ impl<M: FromQueryResult + Send + 'static> ModelStream<M> {
     where
         E: EntityTrait<Model = M>,
     {
+        ModelStream::of_query(select, runner, chunk, |row| M::from_query_result(row, ""))
+    }
+}
+
+impl<M: Send + 'static> ModelStream<M> {
+    /// The rows of `query`, each decoded by `decode`.
+    pub(crate) fn of_query<Q>(
+        query: Q,
+        runner: Runner,
+        chunk: usize,
+        decode: fn(&QueryResult) -> std::result::Result<M, sea_orm::DbErr>,
+    ) -> Self
+    where
+        Q: sea_orm::QueryTrait + Send + 'static,
+    {
         let start = move || {
             if chunk == 0 {
                 return Err(Error::NotSupported {
@@ -60,13 +75,13 @@ impl<M: FromQueryResult + Send + 'static> ModelStream<M> {
             }
             // Resolved here, in the consumer's task or thread, so the stream joins its scope.
             let conn = runner.connection()?;
-            let stmt = sea_orm::QueryTrait::build(&select, conn_backend(&conn));
+            let stmt = query.build(conn_backend(&conn));
             executor::chunks(conn, stmt, chunk)
         };
         ModelStream {
             state: State::NotStarted(Box::new(start)),
             current: Vec::new().into_iter(),
-            decode: |row| M::from_query_result(row, ""),
+            decode,
         }
     }
 }
@@ -161,6 +176,16 @@ impl<M> std::fmt::Debug for ModelIter<M> {
         f.debug_struct("ModelIter")
             .field("stream", &self.stream)
             .finish()
+    }
+}
+
+impl<M> ModelIter<M> {
+    /// The blocking iterator over `stream`'s rows.
+    pub(crate) fn over(stream: ModelStream<M>) -> Self {
+        ModelIter {
+            stream,
+            failed: false,
+        }
     }
 }
 

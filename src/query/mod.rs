@@ -10,7 +10,8 @@ pub(crate) mod batch;
 mod bulk_insert;
 mod iterate;
 mod read;
-mod write;
+pub(crate) mod related;
+pub(crate) mod write;
 
 use sea_orm::sea_query::{IntoCondition, LockBehavior, LockType, SimpleExpr};
 use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
@@ -18,6 +19,7 @@ use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelec
 pub use iterate::{ModelIter, ModelStream};
 pub(crate) use read::pk_condition;
 pub use read::PrimaryKeyOf;
+pub use related::{SelectRelated, WithRelated};
 
 pub(crate) use crate::executor::Runner;
 use crate::executor::Using;

@@ -1,0 +1,89 @@
+//! Filtering rows by their related rows (Django's `filter(author__email=…)` across a relation),
+//! without the caller writing a join.
+
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, Query, SelectStatement, TableRef};
+use sea_orm::{Condition, EntityTrait, Identity, Related, RelationDef};
+
+use crate::query::QuerySet;
+
+/// A relation key's columns, table-qualified.
+fn columns(table: &TableRef, key: &Identity) -> Vec<Expr> {
+    key.clone()
+        .into_iter()
+        .map(|col| Expr::col((table.sea_orm_table().clone(), col)))
+        .collect()
+}
+
+/// One expression for a key: the column, or a row value `(a, b)` for a composite key.
+fn key_expr(table: &TableRef, key: &Identity) -> Expr {
+    let mut cols = columns(table, key);
+    if cols.len() == 1 {
+        cols.remove(0)
+    } else {
+        Expr::tuple(cols)
+    }
+}
+
+/// `SELECT <rel.to_col…> FROM <rel.to_tbl>`: the keys `rel`'s source side may match.
+fn keys_of(rel: &RelationDef) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .exprs(columns(&rel.to_tbl, &rel.to_col))
+        .from(rel.to_tbl.sea_orm_table().clone());
+    select
+}
+
+impl<E: EntityTrait> QuerySet<E> {
+    /// Keeps the rows with at least one related `R` row matching `cond` (Django's
+    /// `filter(author__email="…")` or `filter(comments__body__contains="…")`), written as a
+    /// subquery (`key IN (SELECT …)`), so a one-to-many relation never repeats rows. Works for
+    /// many-to-one, one-to-many and many-to-many relations (through the junction table), with
+    /// single-column or composite keys (a row value `(a, b) IN (SELECT …)`).
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use duetto::sea_orm::ColumnTrait;
+    /// use entity::{post, user};
+    ///
+    /// let by_ada = post::Entity::objects()
+    ///     .filter_related::<user::Entity>(user::Column::Email.eq("ada@example.com"))
+    ///     .alist()
+    ///     .await?;
+    /// assert!(!by_ada.is_empty());
+    /// let authors = user::Entity::objects()
+    ///     .filter_related::<post::Entity>(post::Column::Published.eq(true))
+    ///     .acount()
+    ///     .await?;
+    /// assert!(authors >= 1);
+    /// # Ok(()) });
+    /// ```
+    pub fn filter_related<R>(self, cond: impl IntoCondition) -> Self
+    where
+        R: EntityTrait,
+        E: Related<R>,
+    {
+        let to = <E as Related<R>>::to();
+        let (rel, select) = match <E as Related<R>>::via() {
+            // E → junction (via), junction → R (to): E.key IN (SELECT junction.fk FROM junction
+            // JOIN R ON junction.other = R.key WHERE cond).
+            Some(via) => {
+                let on = columns(&to.from_tbl, &to.from_col)
+                    .into_iter()
+                    .zip(columns(&to.to_tbl, &to.to_col))
+                    .fold(Condition::all(), |on, (a, b)| on.add(a.eq(b)));
+                let mut select = keys_of(&via);
+                select
+                    .inner_join(to.to_tbl.sea_orm_table().clone(), on)
+                    .cond_where(cond.into_condition());
+                (via, select)
+            }
+            None => {
+                let mut select = keys_of(&to);
+                select.cond_where(cond.into_condition());
+                (to, select)
+            }
+        };
+        self.filter(key_expr(&rel.from_tbl, &rel.from_col).in_subquery(select))
+    }
+}
