@@ -40,7 +40,8 @@ pub type LoadFuture<'a, T> = Pin<Box<dyn Future<Output = Result<Vec<T>>> + Send 
 ///
 /// [`load`](Self::load) returns one `Output` per parent, in parent order, running one statement
 /// per relation level (more only for a parent list longer than the backend's bind limit allows
-/// in one statement).
+/// in one statement). The related rows are read where the parents were: on the parent query's
+/// database and in the caller's scope (a child queryset's own `using` is not consulted).
 pub trait Prefetch<P>: Send + Sync + 'static {
     /// What each parent gets: `Vec<R::Model>` for [`many`], `Option<R::Model>` for [`one`].
     type Output: Send + 'static;
