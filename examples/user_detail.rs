@@ -13,6 +13,7 @@
 
 mod support;
 
+use duetto::prefetch::many;
 use duetto::prelude::*;
 use duetto::sea_orm::ColumnTrait;
 use entity::{post, user};
@@ -76,20 +77,13 @@ pub async fn post_counts_n_plus_one(users: &[user::Model]) -> duetto::Result<Vec
     Ok(counts)
 }
 
-/// The posts of every user in one query, grouped back onto the users in their order.
+/// The posts of every user in one query (`prefetch`), grouped back onto the users in their order.
 pub async fn post_counts_prefetched(users: &[user::Model]) -> duetto::Result<Vec<(i64, usize)>> {
-    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let posts = post::Entity::objects()
-        .filter(post::Column::UserId.is_in(ids))
-        .alist()
-        .await?;
-    let mut per_user = std::collections::HashMap::<i64, usize>::new();
-    for post in &posts {
-        *per_user.entry(post.user_id).or_default() += 1;
-    }
+    let posts = duetto::prefetch::aprefetch_related_objects(users, many::<post::Entity>()).await?;
     Ok(users
         .iter()
-        .map(|u| (u.id, per_user.get(&u.id).copied().unwrap_or(0)))
+        .zip(posts)
+        .map(|(u, posts)| (u.id, posts.len()))
         .collect())
 }
 

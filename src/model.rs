@@ -338,9 +338,14 @@ where
         Some(via) => format!(" through `{}`", via.to_tbl.sea_orm_table()),
         None => String::new(),
     };
+    let loader = match (def.rel_type, <From as Related<To>>::via()) {
+        (sea_orm::RelationType::HasOne, None) => "one",
+        _ => "many",
+    };
     format!(
-        "`related::<{to}>()` runs once per `{from}` row{through}: load the `{to}` rows of every \
-         `{from}` in one query instead (filter `{to}.{key}` IN the keys of all rows)"
+        "`related::<{to}>()` runs once per `{from}` row{through}: prefetch it for all of them in \
+         one query (`.prefetch(duetto::prefetch::{loader}::<{to}::Entity>())` on the `{from}` \
+         queryset, or `duetto::prefetch::aprefetch_related_objects`; key `{to}.{key}`)"
     )
 }
 

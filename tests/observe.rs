@@ -444,6 +444,7 @@ async fn the_n_plus_one_detector_names_the_examples_loop_and_stays_silent_when_p
             let hint = report.hint.as_deref().expect("a relation hint");
             assert!(hint.contains("`related::<post>()`"), "{hint}");
             assert!(hint.contains("post.user_id"), "{hint}");
+            assert!(hint.contains("prefetch::many::<post::Entity>()"), "{hint}");
 
             let (counts, captured) =
                 acapture_queries(user_detail::post_counts_prefetched(&users)).await;
