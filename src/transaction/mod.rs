@@ -160,18 +160,25 @@ where
     match outcome {
         Ok(value) => {
             let commit = commit(&value);
-            match Box::pin(finish(scope, commit)).await {
-                Ok(()) => Ok(value),
-                Err(e) if commit => Err(e),
-                Err(rollback) => {
-                    log::warn!("duetto: rollback failed: {rollback}");
-                    Ok(value)
-                }
-            }
+            settled(value, commit, Box::pin(finish(scope, commit)).await)
         }
         Err(panic) => {
             let _ = Box::pin(finish(scope, false)).await;
             resume_unwind(panic)
+        }
+    }
+}
+
+/// The outcome of a scope whose body returned `value` and whose end (`commit` or roll back)
+/// gave `ended`: a failed commit is the caller's error; a failed rollback is only logged, since
+/// the body's own outcome is what the caller needs.
+fn settled<T>(value: T, commit: bool, ended: Result<()>) -> Result<T> {
+    match ended {
+        Ok(()) => Ok(value),
+        Err(e) if commit => Err(e),
+        Err(rollback) => {
+            log::warn!("duetto: rollback failed: {rollback}");
+            Ok(value)
         }
     }
 }
@@ -201,14 +208,7 @@ where
     match outcome {
         Ok(value) => {
             let commit = commit(&value);
-            match finishing(commit) {
-                Ok(()) => Ok(value),
-                Err(e) if commit => Err(e),
-                Err(rollback) => {
-                    log::warn!("duetto: rollback failed: {rollback}");
-                    Ok(value)
-                }
-            }
+            settled(value, commit, finishing(commit))
         }
         Err(panic) => {
             let _ = finishing(false);

@@ -196,6 +196,28 @@ where
     (bind_limit(backend).saturating_sub(own) / key.max(1)).max(1)
 }
 
+/// Runs `load` (one SeaORM loader call) on as many parents at a time as one statement can bind,
+/// and concatenates the outputs.
+async fn in_chunks<P, R, T>(
+    children: &QuerySet<R>,
+    parents: &[P],
+    cx: &LoadContext,
+    load: impl AsyncFn(&[P], Select<R>, &Conn) -> std::result::Result<Vec<T>, sea_orm::DbErr>,
+) -> Result<Vec<T>>
+where
+    P: ModelTrait,
+    P::Entity: Related<R>,
+    R: EntityTrait,
+{
+    let select = child_select(children)?;
+    let per = parents_per_statement::<P, R>(cx.conn.get_database_backend(), &select);
+    let mut out = Vec::with_capacity(parents.len());
+    for chunk in parents.chunks(per) {
+        out.extend(load(chunk, select.clone(), &cx.conn).await?);
+    }
+    Ok(out)
+}
+
 impl<P, R> Prefetch<P> for Many<R>
 where
     P: ModelTrait + Sync,
@@ -206,15 +228,12 @@ where
     type Output = Vec<R::Model>;
 
     fn load<'a>(&'a self, parents: &'a [P], cx: &'a LoadContext) -> LoadFuture<'a, Self::Output> {
-        Box::pin(async move {
-            let select = child_select(&self.children)?;
-            let per = parents_per_statement::<P, R>(cx.conn.get_database_backend(), &select);
-            let mut out = Vec::with_capacity(parents.len());
-            for chunk in parents.chunks(per) {
-                out.extend(chunk.load_many(select.clone(), &cx.conn).await?);
-            }
-            Ok(out)
-        })
+        Box::pin(in_chunks::<P, R, _>(
+            &self.children,
+            parents,
+            cx,
+            async |chunk, select, conn| chunk.load_many(select, conn).await,
+        ))
     }
 }
 
@@ -228,15 +247,12 @@ where
     type Output = Option<R::Model>;
 
     fn load<'a>(&'a self, parents: &'a [P], cx: &'a LoadContext) -> LoadFuture<'a, Self::Output> {
-        Box::pin(async move {
-            let select = child_select(&self.children)?;
-            let per = parents_per_statement::<P, R>(cx.conn.get_database_backend(), &select);
-            let mut out = Vec::with_capacity(parents.len());
-            for chunk in parents.chunks(per) {
-                out.extend(chunk.load_one(select.clone(), &cx.conn).await?);
-            }
-            Ok(out)
-        })
+        Box::pin(in_chunks::<P, R, _>(
+            &self.children,
+            parents,
+            cx,
+            async |chunk, select, conn| chunk.load_one(select, conn).await,
+        ))
     }
 }
 
