@@ -79,7 +79,8 @@ pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
 pub use query::batch::{abatch, batch, Batch, BatchRead};
 pub use query::{
-    ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, SelectRelated, WithRelated,
+    Also, Joins, ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, SelectRelated,
+    WithRelated,
 };
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use request::{arequest_scope, request_scope};

@@ -297,6 +297,22 @@ async fn select_related_joins_the_author_and_filters_on_its_columns() {
                 joined.aget(post::Column::Title.eq("nope")).await,
                 Err(duetto::Error::DoesNotExist { .. })
             ));
+            // Two relations in one statement.
+            let (two, captured) = acapture_queries(
+                comment::Entity::objects()
+                    .using(&t.db)
+                    .select_related::<post::Entity>()
+                    .select_related::<user::Entity>()
+                    .filter(post::Column::Title.eq("Post 3"))
+                    .alist(),
+            )
+            .await;
+            let two = two.unwrap();
+            assert_eq!((two.len(), captured.len()), (2, 1), "{}", kind.name());
+            for (comment, post, commenter) in &two {
+                assert_eq!(post.as_ref().unwrap().id, comment.post_id);
+                assert_eq!(commenter.as_ref().unwrap().id, comment.user_id);
+            }
             let streamed: Vec<_> = joined.aiterator(5).try_collect().await.unwrap();
             assert_eq!(streamed.len(), 12);
 

@@ -66,6 +66,16 @@ impl<M: Send + 'static> ModelStream<M> {
     where
         Q: sea_orm::QueryTrait + Send + 'static,
     {
+        Self::of_statement(move |backend| query.build(backend), runner, chunk, decode)
+    }
+
+    /// The rows of the statement `build` makes for the backend, each decoded by `decode`.
+    pub(crate) fn of_statement(
+        build: impl FnOnce(sea_orm::DbBackend) -> sea_orm::Statement + Send + 'static,
+        runner: Runner,
+        chunk: usize,
+        decode: fn(&QueryResult) -> std::result::Result<M, sea_orm::DbErr>,
+    ) -> Self {
         let start = move || {
             if chunk == 0 {
                 return Err(Error::NotSupported {
@@ -75,7 +85,7 @@ impl<M: Send + 'static> ModelStream<M> {
             }
             // Resolved here, in the consumer's task or thread, so the stream joins its scope.
             let conn = runner.connection()?;
-            let stmt = query.build(conn_backend(&conn));
+            let stmt = build(conn_backend(&conn));
             executor::chunks(conn, stmt, chunk)
         };
         ModelStream {

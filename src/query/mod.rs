@@ -19,7 +19,7 @@ use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelec
 pub use iterate::{ModelIter, ModelStream};
 pub(crate) use read::pk_condition;
 pub use read::PrimaryKeyOf;
-pub use related::{SelectRelated, WithRelated};
+pub use related::{Also, Joins, SelectRelated, WithRelated};
 
 pub(crate) use crate::executor::Runner;
 use crate::executor::Using;

@@ -4,16 +4,20 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use sea_orm::sea_query::IntoCondition;
-use sea_orm::{EntityTrait, FromQueryResult, QueryResult, Related, SelectTwo};
+use sea_orm::sea_query::{IntoCondition, SelectStatement};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, FromQueryResult, QueryResult, QueryTrait, Related, Select,
+};
 
 use crate::bridge::blocking_twin;
 use crate::query::{ModelIter, ModelStream, QuerySet};
 use crate::{Error, Result};
 
-/// A queryset whose rows come with their related `R` row, joined in the same `SELECT` (Django's
+/// A queryset whose rows come with their related rows, joined in the same `SELECT` (Django's
 /// `select_related`, SeaORM's `find_also_related`): one statement, rows typed `(E::Model,
-/// Option<R::Model>)` — `None` where the relation points nowhere (a nullable foreign key).
+/// Option<R::Model>)` — `None` where the relation points nowhere (a nullable foreign key) — or,
+/// with a second relation joined by [`select_related`](SelectRelated::select_related) again,
+/// `(E::Model, Option<R1::Model>, Option<R2::Model>)`.
 ///
 /// Get one with [`QuerySet::select_related`]. Filters and orderings may use either entity's
 /// columns (`user::Column::Name.eq("ada")` is Django's `author__name="ada"`); `limit` / `offset`
@@ -37,22 +41,98 @@ use crate::{Error, Result};
 /// # Ok(()) });
 /// ```
 #[derive(Debug)]
-pub struct SelectRelated<E: EntityTrait, R: EntityTrait> {
+pub struct SelectRelated<E: EntityTrait, J> {
     qs: QuerySet<E>,
-    related: PhantomData<fn() -> R>,
+    joins: PhantomData<fn() -> J>,
 }
 
-impl<E: EntityTrait, R: EntityTrait> Clone for SelectRelated<E, R> {
+impl<E: EntityTrait, J> Clone for SelectRelated<E, J> {
     fn clone(&self) -> Self {
         SelectRelated {
             qs: self.qs.clone(),
-            related: PhantomData,
+            joins: PhantomData,
         }
     }
 }
 
 /// A row with its joined related row.
 pub type WithRelated<E, R> = (<E as EntityTrait>::Model, Option<<R as EntityTrait>::Model>);
+
+/// The relations a [`SelectRelated`] joins, and the rows it reads: [`Also<R>`] for one,
+/// `(Also<R1>, Also<R2>)` for two. Named in types, rarely written:
+///
+/// ```
+/// use duetto::prelude::*;
+/// use duetto::{Also, SelectRelated};
+/// use entity::{post, user};
+/// let joined: SelectRelated<post::Entity, Also<user::Entity>> =
+///     post::Entity::objects().select_related::<user::Entity>();
+/// # let _ = joined;
+/// ```
+pub trait Joins<E: EntityTrait>: 'static {
+    /// One row: `E`'s model and each joined model (`None` where the relation points nowhere).
+    type Row: Send + 'static;
+
+    /// `select` with the relations joined and their columns selected.
+    fn join(select: Select<E>) -> SelectStatement;
+
+    /// One row of the joined query.
+    fn decode(row: &QueryResult) -> std::result::Result<Self::Row, sea_orm::DbErr>;
+}
+
+/// One related entity `R` joined by [`QuerySet::select_related`] (see [`Joins`] for an example).
+#[derive(Debug)]
+pub struct Also<R>(PhantomData<fn() -> R>);
+
+impl<E, R> Joins<E> for Also<R>
+where
+    E: EntityTrait + Related<R>,
+    R: EntityTrait,
+    E::Model: Send,
+    R::Model: Send,
+{
+    type Row = WithRelated<E, R>;
+
+    fn join(select: Select<E>) -> SelectStatement {
+        select.find_also_related(R::default()).into_query()
+    }
+
+    fn decode(row: &QueryResult) -> std::result::Result<Self::Row, sea_orm::DbErr> {
+        use sea_orm::{IdenStatic, SelectA, SelectB};
+        Ok((
+            E::Model::from_query_result(row, SelectA.as_str())?,
+            R::Model::from_query_result_optional(row, SelectB.as_str())?,
+        ))
+    }
+}
+
+impl<E, R1, R2> Joins<E> for (Also<R1>, Also<R2>)
+where
+    E: EntityTrait + Related<R1> + Related<R2>,
+    R1: EntityTrait,
+    R2: EntityTrait,
+    E::Model: Send,
+    R1::Model: Send,
+    R2::Model: Send,
+{
+    type Row = (E::Model, Option<R1::Model>, Option<R2::Model>);
+
+    fn join(select: Select<E>) -> SelectStatement {
+        select
+            .find_also_related(R1::default())
+            .find_also_related(R2::default())
+            .into_query()
+    }
+
+    fn decode(row: &QueryResult) -> std::result::Result<Self::Row, sea_orm::DbErr> {
+        use sea_orm::{IdenStatic, SelectA, SelectB, SelectC};
+        Ok((
+            E::Model::from_query_result(row, SelectA.as_str())?,
+            R1::Model::from_query_result_optional(row, SelectB.as_str())?,
+            R2::Model::from_query_result_optional(row, SelectC.as_str())?,
+        ))
+    }
+}
 
 impl<E: EntityTrait> QuerySet<E> {
     /// This queryset with its related `R` row joined into every row (Django's
@@ -71,34 +151,66 @@ impl<E: EntityTrait> QuerySet<E> {
     /// assert_eq!(author.unwrap().id, post.user_id);
     /// # Ok(()) });
     /// ```
-    pub fn select_related<R>(&self) -> SelectRelated<E, R>
+    pub fn select_related<R>(&self) -> SelectRelated<E, Also<R>>
     where
         R: EntityTrait,
         E: Related<R>,
     {
         SelectRelated {
             qs: self.clone(),
-            related: PhantomData,
+            joins: PhantomData,
         }
     }
 }
 
-fn decode<E: EntityTrait, R: EntityTrait>(
-    row: &QueryResult,
-) -> std::result::Result<WithRelated<E, R>, sea_orm::DbErr> {
-    use sea_orm::{IdenStatic, SelectA, SelectB};
-    Ok((
-        E::Model::from_query_result(row, SelectA.as_str())?,
-        R::Model::from_query_result_optional(row, SelectB.as_str())?,
-    ))
+impl<E: EntityTrait, R1: EntityTrait> SelectRelated<E, Also<R1>> {
+    /// Joins a second related entity (another many-to-one or one-to-one relation of `E`): rows
+    /// become `(E::Model, Option<R1::Model>, Option<R2::Model>)`, still one statement.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::{comment, post, user};
+    /// let rows = comment::Entity::objects()
+    ///     .select_related::<post::Entity>()
+    ///     .select_related::<user::Entity>()
+    ///     .alist()
+    ///     .await?;
+    /// for (comment, post, commenter) in &rows {
+    ///     assert_eq!(post.as_ref().unwrap().id, comment.post_id);
+    ///     assert_eq!(commenter.as_ref().unwrap().id, comment.user_id);
+    /// }
+    /// # Ok(()) });
+    /// ```
+    pub fn select_related<R2>(&self) -> SelectRelated<E, (Also<R1>, Also<R2>)>
+    where
+        R2: EntityTrait,
+        E: Related<R2>,
+    {
+        SelectRelated {
+            qs: self.qs.clone(),
+            joins: PhantomData,
+        }
+    }
 }
 
-impl<E, R> SelectRelated<E, R>
+/// The rows of `select` on `conn`, decoded by `J`.
+async fn rows<E: EntityTrait, J: Joins<E>>(
+    select: SelectStatement,
+    conn: crate::executor::Conn,
+) -> Result<Vec<J::Row>> {
+    let stmt = conn.get_database_backend().build(&select);
+    conn.query_all_raw(stmt)
+        .await?
+        .iter()
+        .map(|row| J::decode(row).map_err(Error::from))
+        .collect()
+}
+
+impl<E, J> SelectRelated<E, J>
 where
-    E: EntityTrait + Related<R>,
-    R: EntityTrait,
-    E::Model: Send + Sync,
-    R::Model: Send + Sync,
+    E: EntityTrait,
+    J: Joins<E>,
 {
     /// Keeps rows matching `cond`, which may use the columns of `E` and of `R`.
     ///
@@ -175,8 +287,8 @@ where
         self
     }
 
-    fn build(qs: &QuerySet<E>) -> SelectTwo<E, R> {
-        qs.build().find_also_related(R::default())
+    fn build(qs: &QuerySet<E>) -> SelectStatement {
+        J::join(qs.build())
     }
 
     /// Every matching row with its related row, in one statement.
@@ -190,11 +302,9 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn alist(&self) -> impl Future<Output = Result<Vec<WithRelated<E, R>>>> + Send + 'static {
+    pub fn alist(&self) -> impl Future<Output = Result<Vec<J::Row>>> + Send + 'static {
         let select = Self::build(&self.qs);
-        self.qs
-            .runner()
-            .run(move |conn| async move { Ok(select.all(&conn).await?) })
+        self.qs.runner().run(move |conn| rows::<E, J>(select, conn))
     }
 
     /// Blocking twin of [`alist`](Self::alist).
@@ -213,7 +323,7 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn list(&self) -> Result<Vec<WithRelated<E, R>>> {
+    pub fn list(&self) -> Result<Vec<J::Row>> {
         blocking_twin("list", self.alist())
     }
 
@@ -230,14 +340,13 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn afirst(
-        &self,
-    ) -> impl Future<Output = Result<Option<WithRelated<E, R>>>> + Send + 'static {
+    pub fn afirst(&self) -> impl Future<Output = Result<Option<J::Row>>> + Send + 'static {
         let mut qs = self.qs.clone().ordered_by_default();
         qs.limit = Some(1);
         let select = Self::build(&qs);
-        qs.runner()
-            .run(move |conn| async move { Ok(select.one(&conn).await?) })
+        qs.runner().run(move |conn| async move {
+            Ok(rows::<E, J>(select, conn).await?.into_iter().next())
+        })
     }
 
     /// Blocking twin of [`afirst`](Self::afirst).
@@ -256,7 +365,7 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn first(&self) -> Result<Option<WithRelated<E, R>>> {
+    pub fn first(&self) -> Result<Option<J::Row>> {
         blocking_twin("first", self.afirst())
     }
 
@@ -283,12 +392,12 @@ where
     pub fn aget(
         &self,
         cond: impl IntoCondition,
-    ) -> impl Future<Output = Result<WithRelated<E, R>>> + Send + 'static {
+    ) -> impl Future<Output = Result<J::Row>> + Send + 'static {
         let mut qs = self.qs.clone().filter(cond);
         qs.limit = Some(qs.limit.map_or(21, |n| n.min(21)));
         let select = Self::build(&qs);
         qs.runner().run(move |conn| async move {
-            let mut rows = select.all(&conn).await?;
+            let mut rows = rows::<E, J>(select, conn).await?;
             match rows.len() {
                 1 => Ok(rows.pop().expect("one row")),
                 0 => Err(Error::DoesNotExist {
@@ -319,7 +428,7 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn get(&self, cond: impl IntoCondition) -> Result<WithRelated<E, R>> {
+    pub fn get(&self, cond: impl IntoCondition) -> Result<J::Row> {
         blocking_twin("get", self.aget(cond))
     }
 
@@ -339,9 +448,15 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn aiterator(&self, chunk: usize) -> ModelStream<WithRelated<E, R>> {
+    pub fn aiterator(&self, chunk: usize) -> ModelStream<J::Row> {
         let qs = self.qs.clone().ordered_by_default();
-        ModelStream::of_query(Self::build(&qs), qs.runner(), chunk, decode::<E, R>)
+        let select = Self::build(&qs);
+        ModelStream::of_statement(
+            move |backend| backend.build(&select),
+            qs.runner(),
+            chunk,
+            J::decode,
+        )
     }
 
     /// Blocking twin of [`aiterator`](Self::aiterator).
@@ -357,7 +472,7 @@ where
     /// # Ok(()) });
     /// ```
     #[track_caller]
-    pub fn iterator(&self, chunk: usize) -> ModelIter<WithRelated<E, R>> {
+    pub fn iterator(&self, chunk: usize) -> ModelIter<J::Row> {
         ModelIter::over(self.aiterator(chunk))
     }
 }

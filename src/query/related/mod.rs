@@ -6,4 +6,4 @@ mod filter;
 mod joined;
 pub(crate) mod prefetch;
 
-pub use joined::{SelectRelated, WithRelated};
+pub use joined::{Also, Joins, SelectRelated, WithRelated};

@@ -19,7 +19,8 @@ use crate::query::write::bind_limit;
 use crate::query::QuerySet;
 use crate::{Error, Result};
 
-/// Where a prefetch runs: the connection (or scope) its statements go to. Opaque.
+/// Where a prefetch runs: the connection (or scope) its statements go to. Opaque: duetto makes
+/// one for each [`Prefetch::load`] it calls (see [`Prefetch`] for writing a loader by hand).
 #[derive(Clone)]
 pub struct LoadContext {
     conn: Conn,
@@ -31,12 +32,23 @@ impl std::fmt::Debug for LoadContext {
     }
 }
 
-/// A boxed future of a loader.
+/// The future a [`Prefetch::load`] returns: one output per parent.
 pub type LoadFuture<'a, T> = Pin<Box<dyn Future<Output = Result<Vec<T>>> + Send + 'a>>;
 
 /// Something to load for each of a list of parent rows `P`: a relation ([`many`], [`one`]), a
 /// relation and what to load for its rows in turn ([`Many::then`], [`One::then`]), or several of
 /// these at once (a tuple of up to four loaders, loaded concurrently outside a transaction).
+///
+/// ```
+/// use duetto::prefetch::{many, one, Prefetch};
+/// use entity::{comment, post, user};
+///
+/// // Anything built from `many`, `one`, `then` and tuples is a loader for posts:
+/// fn page_loader() -> impl Prefetch<post::Model> {
+///     (one::<user::Entity>(), many::<comment::Entity>().then(one::<user::Entity>()))
+/// }
+/// # let _ = page_loader();
+/// ```
 ///
 /// [`load`](Self::load) returns one `Output` per parent, in parent order, running one statement
 /// per relation level (more only for a parent list longer than the backend's bind limit allows
@@ -51,21 +63,37 @@ pub trait Prefetch<P>: Send + Sync + 'static {
 }
 
 /// The rows of `R` related to each parent, as a `Vec` (a one-to-many or many-to-many relation;
-/// Django's `prefetch_related("comments")`). Made by [`many`] or [`many_of`].
+/// Django's `prefetch_related("comments")`). Made by [`many`] or [`many_of`]:
+///
+/// ```
+/// let tags: duetto::prefetch::Many<entity::tag::Entity> = duetto::prefetch::many();
+/// # let _ = tags;
+/// ```
 #[derive(Debug)]
 pub struct Many<R: EntityTrait> {
     children: QuerySet<R>,
 }
 
 /// The row of `R` each parent points to, if any (a many-to-one or one-to-one relation). Made by
-/// [`one`] or [`one_of`].
+/// [`one`] or [`one_of`]:
+///
+/// ```
+/// let author: duetto::prefetch::One<entity::user::Entity> = duetto::prefetch::one();
+/// # let _ = author;
+/// ```
 #[derive(Debug)]
 pub struct One<R: EntityTrait> {
     children: QuerySet<R>,
 }
 
 /// A loader followed by another one on the rows it loaded (posts → comments → their authors).
-/// Made by [`Many::then`] / [`One::then`].
+/// Made by [`Many::then`] / [`One::then`]:
+///
+/// ```
+/// use duetto::prefetch::{many, one};
+/// let comments_and_authors = many::<entity::comment::Entity>().then(one::<entity::user::Entity>());
+/// # let _ = comments_and_authors;
+/// ```
 #[derive(Debug)]
 pub struct Then<First, Next> {
     first: First,
