@@ -88,13 +88,15 @@ fn scratch_dirs(parent: &Path) -> Vec<String> {
         .collect()
 }
 
-const DEMO_FILES: [&str; 7] = [
+const DEMO_FILES: [&str; 9] = [
     "comment.rs",
     "mod.rs",
     "notification.rs",
     "order.rs",
     "post.rs",
+    "post_tag.rs",
     "prelude.rs",
+    "tag.rs",
     "user.rs",
 ];
 
@@ -166,7 +168,7 @@ fn check_passes_on_fresh_output_and_fails_after_a_migration_adds_a_column() {
         let check = generate(&t.url, &dir, &["--check"]);
         assert_eq!(check.code, 0, "{}: {}", kind.name(), check.stderr);
         assert!(
-            check.stderr.contains("is up to date (7 files)"),
+            check.stderr.contains("is up to date (9 files)"),
             "{}",
             check.stderr
         );
@@ -264,7 +266,7 @@ fn bad_input_fails_with_one_line_and_leaves_nothing_behind() {
             t.url.clone(),
             vec!["--tables", "users"],
             "error: --tables names a table the database does not have: users (it has: comment, \
-             notification, order, post, seaql_migrations, user)",
+             notification, order, post, post_tag, seaql_migrations, tag, user)",
         ),
         (
             t.url.clone(),
