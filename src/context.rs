@@ -90,6 +90,12 @@ impl Ambient {
         })
     }
 
+    /// Whether a scope tied to `pool` is open (a transaction scope: the only frames tagged with
+    /// a pool).
+    pub(crate) fn any_on(pool: usize) -> bool {
+        Self::with(|ambient| ambient.frames.iter().any(|frame| frame.pool == pool))
+    }
+
     /// Whether no scope of any kind is open.
     pub(crate) fn is_empty() -> bool {
         Self::with(|ambient| ambient.frames.is_empty())

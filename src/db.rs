@@ -258,14 +258,19 @@ impl Db {
 
     /// Runs your own SeaORM code on this database's pool, on the home runtime.
     ///
-    /// `f` receives a clone of the SeaORM connection (cheap: it shares the pool). Use it for what
-    /// duetto's query API does not cover: migrations, raw statements, SeaORM features directly.
-    /// Dropping the returned future cancels the work. It runs on the pool, outside any
-    /// [`aatomic`](crate::aatomic) scope the caller is in (use a queryset to join the scope).
+    /// `f` receives a clone of the SeaORM connection (cheap: it shares the pool). Use it for the
+    /// SeaORM APIs that need a `DatabaseConnection` (migrations with `Migrator::up`, schema
+    /// tooling). Dropping the returned future cancels the work.
+    ///
+    /// It cannot join a transaction: SeaORM's handle knows nothing of duetto's scopes. So inside
+    /// an [`aatomic`](crate::aatomic)/[`atomic`](crate::atomic) scope on this database it
+    /// refuses to run rather than silently commit outside the transaction; for raw SQL that
+    /// joins the scope use [`raw`](crate::raw) / [`Db::raw_sql`].
     ///
     /// # Errors
     ///
-    /// Whatever `f` returns, converted into [`Error`]; [`Error::RuntimeShutdown`] if home is gone.
+    /// Whatever `f` returns, converted into [`Error`]; [`Error::NotSupported`] inside a scope on
+    /// this database; [`Error::RuntimeShutdown`] if home is gone.
     ///
     /// # Example
     ///
@@ -291,6 +296,14 @@ impl Db {
         T: Send + 'static,
         E: Into<Error> + Send + 'static,
     {
+        if crate::context::Ambient::any_on(self.pool_id()) {
+            return Err(Error::NotSupported {
+                operation: "arun",
+                reason: "inside a transaction scope: SeaORM's own connection would run outside \
+                         the transaction; use duetto::raw(..) or Db::raw_sql(..), which join it"
+                    .into(),
+            });
+        }
         let conn = self.inner.conn.clone();
         on_home(async move { f(conn).await })
             .await?
@@ -336,7 +349,9 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub async fn aping(&self) -> Result<()> {
-        self.arun(|conn| async move { conn.ping().await }).await
+        // SeaORM's ping checks the pool, so it may run inside a scope, unlike `arun`.
+        let conn = self.inner.conn.clone();
+        Ok(on_home(async move { conn.ping().await }).await??)
     }
 
     /// Blocking twin of [`aping`](Self::aping).

@@ -96,6 +96,24 @@ pub enum Error {
         reason: String,
     },
 
+    /// A page number outside a [`Paginator`](crate::Paginator)'s pages (Django's `InvalidPage`):
+    /// 0, or past the last page.
+    #[error("page {page} does not exist: there are {num_pages} page(s), numbered from 1")]
+    InvalidPage {
+        /// The page asked for.
+        page: u64,
+        /// How many pages there are.
+        num_pages: u64,
+    },
+
+    /// A keyset cursor that this [`Keyset`](crate::Keyset) did not make: malformed, altered, or
+    /// made for another ordering.
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A [`ConnectOptions`](crate::ConnectOptions) setting is malformed (e.g. a
     /// [`session_setting`](crate::ConnectOptions::session_setting) name that is not a plain name).
     #[error("invalid connect option `{option}`: {reason}")]

@@ -78,9 +78,10 @@ pub use error::{Error, IntegrityKind, Result, TransactionProblem};
 pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
 pub use query::batch::{abatch, batch, Batch, BatchRead};
+pub use query::raw::{raw, Raw};
 pub use query::{
-    Also, Joins, ModelIter, ModelStream, Objects, PrimaryKeyOf, QuerySet, SelectRelated,
-    WithRelated,
+    Also, CursorPage, Joins, Keyset, ModelIter, ModelStream, Objects, Page, Paginator,
+    PrimaryKeyOf, QuerySet, SelectRelated, WithRelated,
 };
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use request::{arequest_scope, request_scope};

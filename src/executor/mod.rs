@@ -77,6 +77,8 @@ pub(crate) enum At {
     Own(Source),
     /// The innermost scope open on this database around the caller.
     Scoped(Arc<Scope>, Refusal),
+    /// Nowhere: a `none()` queryset's reads, answered empty without a statement.
+    Nothing(DbBackend),
 }
 
 /// Why the scope refused the last statement, kept in duetto's own error type: SeaORM's
@@ -169,6 +171,7 @@ impl Conn {
         let mut lease = match &self.at {
             At::Own(source) => Lease::Own(source.acquire().await?),
             At::Scoped(scope, refusal) => Lease::Shared(Self::scoped(scope, refusal).await?),
+            At::Nothing(_) => return Err(nothing_to_send()),
         };
         lease.issued_by(self.origin.clone());
         Ok(lease)
@@ -199,6 +202,7 @@ impl ConnectionTrait for Conn {
         match &self.at {
             At::Own(source) => source.backend(),
             At::Scoped(scope, _) => scope.backend(),
+            At::Nothing(backend) => *backend,
         }
     }
 
@@ -214,12 +218,24 @@ impl ConnectionTrait for Conn {
         &self,
         stmt: Statement,
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
+        if let At::Nothing(_) = self.at {
+            return Ok(None);
+        }
         self.lease().await?.query_one(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        if let At::Nothing(_) = self.at {
+            return Ok(Vec::new());
+        }
         self.lease().await?.query_all(stmt).await
     }
+}
+
+/// What a `none()` queryset's connection answers to anything but a read: its writes are answered
+/// before they get here, so this is a bug, reported rather than sent.
+fn nothing_to_send() -> DbErr {
+    DbErr::Custom("a none() queryset has no connection to send a statement on".into())
 }
 
 /// A connection for one exchange: checked out for it, or the scope's, shared in turn.
@@ -312,6 +328,8 @@ impl From<String> for Using {
 pub(crate) struct Runner {
     using: Using,
     locking: bool,
+    locking_tables: bool,
+    nothing: bool,
     site: &'static Location<'static>,
     relation: Option<RelationHint>,
 }
@@ -325,9 +343,23 @@ impl Runner {
         Runner {
             using,
             locking,
+            locking_tables: false,
+            nothing: false,
             site: Location::caller(),
             relation: None,
         }
+    }
+
+    /// Answers reads with no rows and sends nothing (a `none()` queryset).
+    pub(crate) fn reading_nothing(mut self, nothing: bool) -> Runner {
+        self.nothing = nothing;
+        self
+    }
+
+    /// Marks a `SELECT … FOR UPDATE OF`, which only PostgreSQL has.
+    pub(crate) fn locking_tables(mut self, of: bool) -> Runner {
+        self.locking_tables = of;
+        self
     }
 
     /// Marks the statements as loading a relation, for N+1 reports.
@@ -347,7 +379,19 @@ impl Runner {
     }
 
     fn connection_on(&self, db: &Db) -> Result<Conn> {
+        if self.locking_tables && db.backend() != DbBackend::Postgres {
+            return Err(Error::NotSupported {
+                operation: "select_for_update_of",
+                reason: format!(
+                    "FOR UPDATE OF is PostgreSQL's; {:?} has no such clause",
+                    db.backend()
+                ),
+            });
+        }
         let mut conn = connection_for(db);
+        if self.nothing {
+            conn.at = At::Nothing(db.backend());
+        }
         conn.origin = Some(
             Origin {
                 alias: Some(db.alias_arc()),

@@ -33,6 +33,7 @@ pub(crate) fn chunks(conn: Conn, stmt: Statement, chunk: usize) -> Result<Chunks
     match conn.at() {
         At::Own(source) => pooled(source.clone(), stmt, chunk, origin),
         At::Scoped(scope, _) => Ok(scoped(scope.clone(), stmt, chunk, origin)),
+        At::Nothing(_) => Ok(stream::empty().boxed()),
     }
 }
 

@@ -9,14 +9,19 @@
 pub(crate) mod batch;
 mod bulk_insert;
 mod iterate;
+mod paginate;
+pub(crate) mod raw;
 mod read;
 pub(crate) mod related;
 pub(crate) mod write;
 
 use sea_orm::sea_query::{IntoCondition, LockBehavior, LockType, SimpleExpr};
-use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+};
 
 pub use iterate::{ModelIter, ModelStream};
+pub use paginate::{CursorPage, Keyset, Page, Paginator};
 pub(crate) use read::pk_condition;
 pub use read::PrimaryKeyOf;
 pub use related::{Also, Joins, SelectRelated, WithRelated};
@@ -60,6 +65,10 @@ pub struct QuerySet<E: EntityTrait> {
     using: Using,
     /// The relation this queryset loads (from `related`), named in N+1 reports.
     relation: Option<RelationHint>,
+    /// `none()`: reads return nothing and filtered writes change nothing, without a statement.
+    nothing: bool,
+    /// `select_for_update_of`: the tables `FOR UPDATE OF` names (PostgreSQL).
+    lock_of: Vec<sea_orm::sea_query::TableRef>,
 }
 
 /// `SELECT … FOR UPDATE` and its variants.
@@ -83,6 +92,8 @@ impl<E: EntityTrait> Clone for QuerySet<E> {
             lock: self.lock,
             using: self.using.clone(),
             relation: self.relation,
+            nothing: self.nothing,
+            lock_of: self.lock_of.clone(),
         }
     }
 }
@@ -130,6 +141,8 @@ impl<E: EntityTrait> QuerySet<E> {
             lock: None,
             using: Using::Default,
             relation: None,
+            nothing: false,
+            lock_of: Vec::new(),
         }
     }
 
@@ -271,6 +284,73 @@ impl<E: EntityTrait> QuerySet<E> {
         self
     }
 
+    /// Locks only the rows of `table`'s entity (PostgreSQL's `SELECT … FOR UPDATE OF table`,
+    /// Django's `select_for_update(of=…)`): with a join, the other tables' rows stay unlocked.
+    /// Call it once per table; it implies [`select_for_update`](Self::select_for_update) unless
+    /// a variant was chosen.
+    ///
+    /// PostgreSQL only: on MySQL/MariaDB and SQLite running such a queryset is an
+    /// [`Error::NotSupported`](crate::Error::NotSupported).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// use entity::{post, user};
+    /// let only_posts = post::Entity::objects()
+    ///     .filter_related::<user::Entity>(duetto::sea_orm::ColumnTrait::eq(&user::Column::Id, 1))
+    ///     .select_for_update_of(post::Entity);
+    /// # let _ = only_posts;
+    /// ```
+    pub fn select_for_update_of<T: EntityTrait>(mut self, table: T) -> Self {
+        self.lock.get_or_insert(RowLock::Wait);
+        self.lock_of.push(table.table_ref());
+        self
+    }
+
+    /// An empty queryset (Django's `none()`): its reads return nothing (`[]`, `0`, `false`,
+    /// [`DoesNotExist`](crate::Error::DoesNotExist)) and its `update`/`delete` change nothing, all
+    /// without sending a statement. Creating through it (`acreate`, `aget_or_create`'s create)
+    /// works as on any queryset. Any statement it must still build (`sql`, a batch) matches no row.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// let (n, captured) = duetto::observe::acapture_queries(
+    ///     entity::user::Entity::objects().none().acount(),
+    /// )
+    /// .await;
+    /// assert_eq!((n?, captured.len()), (0, 0));
+    /// # Ok(()) });
+    /// ```
+    pub fn none(mut self) -> Self {
+        self.nothing = true;
+        self.cond = self.cond.add(sea_orm::sea_query::ExprTrait::eq(
+            sea_orm::sea_query::Expr::val(1),
+            0,
+        ));
+        self
+    }
+
+    /// The same rows in the opposite order (Django's `reverse()`): every ordering flipped, or
+    /// primary key descending when the queryset has none.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// let last_first = entity::user::Entity::objects().reverse().alist().await?;
+    /// assert_eq!(last_first[0].id, 3);
+    /// # Ok(()) });
+    /// ```
+    pub fn reverse(self) -> Self {
+        let mut qs = self.ordered_by_default();
+        for (_, order) in &mut qs.orders {
+            *order = match order {
+                Order::Asc => Order::Desc,
+                _ => Order::Asc,
+            };
+        }
+        qs
+    }
+
     /// Runs on `db`, or on the database registered under an alias (Django's `using`).
     ///
     /// ```
@@ -351,14 +431,26 @@ impl<E: EntityTrait> QuerySet<E> {
         if self.distinct {
             select = select.distinct();
         }
-        match self.lock {
-            None => {}
-            Some(RowLock::Wait) => select = select.lock(LockType::Update),
-            Some(RowLock::NoWait) => {
-                select = select.lock_with_behavior(LockType::Update, LockBehavior::Nowait)
+        let behavior = match self.lock {
+            None => None,
+            Some(RowLock::Wait) => Some(None),
+            Some(RowLock::NoWait) => Some(Some(LockBehavior::Nowait)),
+            Some(RowLock::SkipLocked) => Some(Some(LockBehavior::SkipLocked)),
+        };
+        match (behavior, self.lock_of.is_empty()) {
+            (None, _) => {}
+            (Some(None), true) => select = select.lock(LockType::Update),
+            (Some(Some(b)), true) => select = select.lock_with_behavior(LockType::Update, b),
+            (Some(None), false) => {
+                QueryTrait::query(&mut select)
+                    .lock_with_tables(LockType::Update, self.lock_of.clone());
             }
-            Some(RowLock::SkipLocked) => {
-                select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            (Some(Some(b)), false) => {
+                QueryTrait::query(&mut select).lock_with_tables_behavior(
+                    LockType::Update,
+                    self.lock_of.clone(),
+                    b,
+                );
             }
         }
         select
@@ -379,7 +471,17 @@ impl<E: EntityTrait> QuerySet<E> {
     /// statements are reported as issued by the caller.
     #[track_caller]
     pub(crate) fn runner(&self) -> Runner {
-        Runner::new(self.using.clone(), self.lock.is_some()).loading(self.relation)
+        Runner::new(self.using.clone(), self.lock.is_some())
+            .loading(self.relation)
+            .reading_nothing(self.nothing)
+            .locking_tables(!self.lock_of.is_empty())
+    }
+
+    /// What runs a write that creates rows: like [`runner`](Self::runner), but a `none()`
+    /// queryset creates like any other.
+    #[track_caller]
+    pub(crate) fn writer(&self) -> Runner {
+        Runner::new(self.using.clone(), false).loading(self.relation)
     }
 
     /// Marks this queryset as loading a relation row by row, for N+1 reports.

@@ -75,7 +75,7 @@ impl<E: EntityTrait> QuerySet<E> {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
         E::Model: IntoActiveModel<A>,
     {
-        self.runner()
+        self.writer()
             .run(move |conn| async move { Ok(active.insert(&conn).await?) })
     }
 
@@ -293,7 +293,7 @@ impl<E: EntityTrait> QuerySet<E> {
         if !changed {
             return Ok(model);
         }
-        self.runner()
+        self.writer()
             .run(move |conn| async move { Ok(active.update(&conn).await?) })
             .await
     }
@@ -366,7 +366,7 @@ impl<E: EntityTrait> QuerySet<E> {
         E::Model: IntoActiveModel<A>,
     {
         let rows: Vec<A> = actives.into_iter().collect();
-        let runner = self.runner();
+        let runner = self.writer();
         async move {
             if rows.is_empty() {
                 return Ok(0);
@@ -437,7 +437,7 @@ impl<E: EntityTrait> QuerySet<E> {
     ) -> impl Future<Output = Result<u64>> + Send + 'static {
         let models: Vec<E::Model> = models.into_iter().collect();
         let cols: Vec<E::Column> = cols.into_iter().collect();
-        let runner = self.runner();
+        let runner = self.writer();
         let key = single_key::<E>("bulk_update");
         async move {
             let key = key?;
@@ -564,8 +564,12 @@ impl<E: EntityTrait> QuerySet<E> {
         let values: Vec<(E::Column, SimpleExpr)> = values.into_iter().collect();
         let cond = self.write_condition("update");
         let runner = self.runner();
+        let nothing = self.nothing;
         async move {
             let cond = cond?;
+            if nothing {
+                return Ok(0);
+            }
             if values.is_empty() {
                 return Ok(0);
             }
@@ -623,8 +627,12 @@ impl<E: EntityTrait> QuerySet<E> {
     pub fn adelete(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         let cond = self.write_condition("delete");
         let runner = self.runner();
+        let nothing = self.nothing;
         async move {
             let cond = cond?;
+            if nothing {
+                return Ok(0);
+            }
             runner
                 .run(move |conn| async move {
                     Ok(E::delete_many()

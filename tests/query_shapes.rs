@@ -1,0 +1,401 @@
+//! Query shapes on every backend, in both voices: raw SQL that joins the scope, pagination
+//! (numbered and keyset), `none()`, `reverse()`, `select_for_update_of`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::faults::watchdog;
+use common::Kind;
+use duetto::observe::acapture_queries;
+use duetto::prelude::*;
+use duetto::sea_orm::{ColumnTrait, FromQueryResult, Set};
+use entity::{post, user};
+use futures_util::TryStreamExt;
+
+fn new_user(i: usize) -> user::ActiveModel {
+    user::ActiveModel {
+        name: Set(format!("User {i:03}")),
+        email: Set(format!("u{i}@example.com")),
+        created_at: Set(chrono::Utc::now().into()),
+        ..Default::default()
+    }
+}
+
+async fn seed(db: &Db, n: usize) {
+    user::Entity::objects()
+        .using(db)
+        .abulk_create((0..n).map(new_user))
+        .await
+        .unwrap();
+}
+
+/// The placeholder for the `n`th value (from 1) on `kind`.
+fn p(kind: Kind, n: usize) -> String {
+    match kind {
+        Kind::Postgres => format!("${n}"),
+        _ => "?".into(),
+    }
+}
+
+fn user_table(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Mysql => "`user`",
+        _ => "\"user\"",
+    }
+}
+
+#[derive(Debug, FromQueryResult, PartialEq)]
+struct NameCount {
+    name: String,
+    n: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sql_joins_the_scope_and_rolls_back_with_it() {
+    watchdog(120, "raw sql", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 2).await;
+            let insert = format!(
+                "INSERT INTO {} (name, email, created_at) VALUES ({}, {}, {})",
+                user_table(kind),
+                p(kind, 1),
+                p(kind, 2),
+                p(kind, 3)
+            );
+            let db = t.db.clone();
+            // Inside a scope that fails: the raw insert is rolled back with it.
+            let failed = db
+                .aatomic(async {
+                    let n = db
+                        .raw_sql(
+                            insert.clone(),
+                            [
+                                duetto::sea_orm::Value::from("Raw"),
+                                "raw@example.com".into(),
+                                duetto::sea_orm::Value::from(chrono::Utc::now()),
+                            ],
+                        )
+                        .aexecute()
+                        .await?;
+                    assert_eq!(n, 1);
+                    // The scope sees its own row.
+                    let inside = user::Entity::objects().using(&db).acount().await?;
+                    assert_eq!(inside, 3);
+                    Err::<(), _>(duetto::Error::other("roll back"))
+                })
+                .await;
+            assert!(failed.is_err());
+            assert_eq!(
+                user::Entity::objects().using(&t.db).acount().await.unwrap(),
+                2,
+                "{}: the raw insert rolled back with its scope",
+                kind.name()
+            );
+
+            // Rows into a struct.
+            let select = format!(
+                "SELECT name, COUNT(*) AS n FROM {} WHERE email LIKE {} GROUP BY name ORDER BY name",
+                user_table(kind),
+                p(kind, 1)
+            );
+            let rows: Vec<NameCount> = duetto::raw(select.clone(), ["%@example.com"])
+                .using(&t.db)
+                .afetch_as()
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 2);
+            assert_eq!(rows[0], NameCount { name: "User 000".into(), n: 1 });
+
+            // `arun` refuses inside a scope instead of committing outside it.
+            let db = t.db.clone();
+            let refused = db
+                .aatomic(async {
+                    db.arun(|conn| async move {
+                        use duetto::sea_orm::ConnectionTrait;
+                        conn.execute_unprepared("SELECT 1").await
+                    })
+                    .await
+                })
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, duetto::Error::NotSupported { operation: "arun", .. }),
+                "{refused}"
+            );
+
+            // The blocking voice, inside a blocking scope that rolls back.
+            let db = t.db.clone();
+            let insert = insert.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = db.atomic(|| {
+                    db.raw_sql(
+                        insert,
+                        [
+                            duetto::sea_orm::Value::from("Raw"),
+                            "raw2@example.com".into(),
+                            duetto::sea_orm::Value::from(chrono::Utc::now()),
+                        ],
+                    )
+                    .execute()?;
+                    Err::<(), _>(duetto::Error::other("roll back"))
+                });
+                let rows: Vec<NameCount> =
+                    duetto::raw(select, ["%@example.com"]).using(&db).fetch_as().unwrap();
+                assert_eq!(rows.len(), 2);
+            })
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbered_pages_cover_every_row_and_refuse_pages_that_do_not_exist() {
+    watchdog(120, "paginator", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 23).await;
+            let pages = user::Entity::objects().using(&t.db).paginator(5).unwrap();
+            let mut seen = Vec::new();
+            for number in 1..=5 {
+                let page = pages.apage(number).await.unwrap();
+                assert_eq!((page.count, page.num_pages, page.number), (23, 5, number));
+                assert_eq!(page.has_next(), number < 5);
+                seen.extend(page.items.into_iter().map(|u| u.id));
+            }
+            assert_eq!(seen.len(), 23);
+            assert!(
+                seen.windows(2).all(|w| w[0] < w[1]),
+                "ordered by pk, no overlap"
+            );
+            for bad in [0, 6] {
+                assert!(
+                    matches!(
+                        pages.apage(bad).await,
+                        Err(duetto::Error::InvalidPage { page, num_pages: 5 }) if page == bad
+                    ),
+                    "{}",
+                    kind.name()
+                );
+            }
+            let empty = user::Entity::objects()
+                .using(&t.db)
+                .filter(user::Column::Id.lt(0))
+                .paginator(5)
+                .unwrap()
+                .apage(1)
+                .await
+                .unwrap();
+            assert_eq!((empty.items.len(), empty.num_pages), (0, 1));
+            assert!(user::Entity::objects().paginator(0).is_err());
+            assert!(user::Entity::objects().limit(3).paginator(2).is_err());
+
+            let db = t.db.clone();
+            let blocking = tokio::task::spawn_blocking(move || {
+                user::Entity::objects()
+                    .using(&db)
+                    .paginator(5)
+                    .unwrap()
+                    .page(5)
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert_eq!(blocking.items.len(), 3);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyset_pages_return_every_row_exactly_once_while_rows_are_inserted() {
+    watchdog(180, "keyset", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 60).await;
+            let before: HashSet<i64> = user::Entity::objects()
+                .using(&t.db)
+                .avalues_list::<i64>(Some(user::Column::Id))
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+            // Newest first by name (not unique on its own: the key adds the primary key).
+            let pages = user::Entity::objects()
+                .using(&t.db)
+                .keyset(7)
+                .unwrap()
+                .by_desc(user::Column::Name);
+            // Another task keeps inserting rows that sort before and after the pages read.
+            let stop = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let (db, stop) = (t.db.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut i = 1000;
+                    while !stop.load(Ordering::Relaxed) {
+                        let mut model = new_user(i);
+                        model.name = Set(if i % 2 == 0 {
+                            "A new".into()
+                        } else {
+                            "Z new".into()
+                        });
+                        user::Entity::objects()
+                            .using(&db)
+                            .acreate(model)
+                            .await
+                            .unwrap();
+                        i += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                })
+            };
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = pages.apage(cursor.as_deref()).await.unwrap();
+                seen.extend(page.items.iter().map(|u| u.id));
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            writer.await.unwrap();
+            let unique: HashSet<i64> = seen.iter().copied().collect();
+            assert_eq!(
+                unique.len(),
+                seen.len(),
+                "{}: a row came twice",
+                kind.name()
+            );
+            assert!(
+                before.is_subset(&unique),
+                "{}: every row present from the start was returned",
+                kind.name()
+            );
+
+            // Bad cursors are errors, not panics or wrong pages.
+            for bad in ["", "k1.zz", "k1.5b5d", "other", "k1.5b2231225d"] {
+                assert!(
+                    matches!(
+                        pages.apage(Some(bad)).await,
+                        Err(duetto::Error::InvalidCursor { .. })
+                    ),
+                    "{}: {bad:?}",
+                    kind.name()
+                );
+            }
+            assert!(user::Entity::objects()
+                .order_by_asc(user::Column::Name)
+                .keyset(5)
+                .is_err());
+            assert!(user::Entity::objects().keyset(0).is_err());
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn none_sends_no_statement_and_reverse_flips_the_order() {
+    watchdog(120, "none and reverse", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 3).await;
+            let nothing = user::Entity::objects().using(&t.db).none();
+            let ((), captured) = acapture_queries(async {
+                assert_eq!(nothing.acount().await.unwrap(), 0);
+                assert!(nothing.alist().await.unwrap().is_empty());
+                assert!(!nothing.aexists().await.unwrap());
+                assert!(nothing.afirst().await.unwrap().is_none());
+                assert!(matches!(
+                    nothing.aget_pk(1).await,
+                    Err(duetto::Error::DoesNotExist { .. })
+                ));
+                assert_eq!(nothing.adelete().await.unwrap(), 0);
+                assert_eq!(
+                    nothing
+                        .aupdate([(user::Column::Name, "x".into())])
+                        .await
+                        .unwrap(),
+                    0
+                );
+                let streamed: Vec<user::Model> = nothing.aiterator(10).try_collect().await.unwrap();
+                assert!(streamed.is_empty());
+                let with_posts = nothing
+                    .prefetch(duetto::prefetch::many::<post::Entity>())
+                    .alist()
+                    .await
+                    .unwrap();
+                assert!(with_posts.is_empty());
+            })
+            .await;
+            assert_eq!(captured.len(), 0, "{}:\n{captured}", kind.name());
+            assert_eq!(
+                user::Entity::objects().using(&t.db).acount().await.unwrap(),
+                3
+            );
+            // Creating through it still creates.
+            nothing.acreate(new_user(9)).await.unwrap();
+            assert_eq!(
+                user::Entity::objects().using(&t.db).acount().await.unwrap(),
+                4
+            );
+
+            let ids: Vec<i64> = user::Entity::objects()
+                .using(&t.db)
+                .reverse()
+                .alist()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+            let by_name_desc = user::Entity::objects()
+                .using(&t.db)
+                .order_by_asc(user::Column::Name)
+                .reverse()
+                .afirst()
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(by_name_desc.name, "User 009");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_for_update_of_locks_named_tables_on_postgres_only() {
+    watchdog(60, "select_for_update_of", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 2).await;
+            let locking = post::Entity::objects()
+                .using(&t.db)
+                .filter_related::<user::Entity>(user::Column::Id.eq(1))
+                .select_for_update_of(post::Entity);
+            let sql = locking.sql(kind.backend());
+            let db = t.db.clone();
+            let outcome = db.aatomic(async { locking.alist().await }).await;
+            match kind {
+                Kind::Postgres => {
+                    assert!(sql.ends_with(r#"FOR UPDATE OF "post""#), "{sql}");
+                    assert!(outcome.unwrap().is_empty());
+                }
+                _ => assert!(
+                    matches!(outcome, Err(duetto::Error::NotSupported { .. })),
+                    "{}: {outcome:?}",
+                    kind.name()
+                ),
+            }
+        }
+    })
+    .await;
+}
