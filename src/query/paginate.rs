@@ -387,7 +387,7 @@ fn after_row<E: EntityTrait>(columns: &[(E::Column, Order)], values: Vec<Value>)
             Some(inner) => beyond.or(col_expr.eq(value).and(inner)),
         });
     }
-    Condition::all().add(cond.unwrap_or_else(|| Expr::val(true).into()))
+    Condition::all().add(cond.unwrap_or_else(|| Expr::val(true)))
 }
 
 /// The cursor of `row`: its values in `columns`, as tagged JSON, hex-encoded so it travels
