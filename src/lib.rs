@@ -79,6 +79,7 @@ pub use executor::Using;
 pub use model::{ActiveModelExt, ModelExt};
 pub use query::batch::{abatch, batch, Batch, BatchRead};
 pub use query::raw::{raw, Raw};
+pub use query::write::BulkCreate;
 pub use query::{
     Also, CursorPage, Joins, Keyset, ModelIter, ModelStream, Objects, Page, Paginator,
     PrimaryKeyOf, QuerySet, SelectRelated, WithRelated,

@@ -399,3 +399,143 @@ async fn select_for_update_of_locks_named_tables_on_postgres_only() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upserts_skip_or_update_colliding_rows_and_return_what_they_wrote() {
+    watchdog(300, "upserts", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            let users = user::Entity::objects().using(&t.db);
+            // Half of 70,000 rows exist already, with old names.
+            users
+                .abulk_create((0..35_000).map(|i| {
+                    let mut model = new_user(i * 2);
+                    model.name = Set(format!("old {}", i * 2));
+                    model
+                }))
+                .await
+                .unwrap();
+            let upsert = duetto::BulkCreate::new()
+                .update_conflicts([user::Column::Email], [user::Column::Name]);
+            users
+                .abulk_create_with(
+                    (0..70_000).map(|i| {
+                        let mut model = new_user(i);
+                        model.name = Set(format!("new {i}"));
+                        model
+                    }),
+                    upsert.clone(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(users.acount().await.unwrap(), 70_000, "{}", kind.name());
+            let renamed = users
+                .clone()
+                .filter(user::Column::Name.starts_with("new "))
+                .acount()
+                .await
+                .unwrap();
+            assert_eq!(
+                renamed,
+                70_000,
+                "{}: every row has its new name",
+                kind.name()
+            );
+            let one = users
+                .aget(user::Column::Email.eq("u4242@example.com"))
+                .await
+                .unwrap();
+            assert_eq!(one.name, "new 4242");
+
+            // ignore_conflicts skips the colliding rows, keeps the others.
+            let skip = duetto::BulkCreate::new().ignore_conflicts();
+            let n = users
+                .abulk_create_with([new_user(1), new_user(70_001)], skip.clone())
+                .await
+                .unwrap();
+            assert_eq!(n, 1, "{}", kind.name());
+            assert_eq!(users.acount().await.unwrap(), 70_001);
+
+            // Returning the rows written, keys filled.
+            let created = users
+                .abulk_create_returning(
+                    [new_user(80_000), new_user(80_001)],
+                    duetto::BulkCreate::new(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(created.len(), 2, "{}", kind.name());
+            assert!(created.iter().all(|u| u.id > 0));
+            assert_eq!(
+                users.aget_pk(created[1].id).await.unwrap().email,
+                "u80001@example.com"
+            );
+            let only_new = users
+                .abulk_create_returning([new_user(80_000), new_user(80_002)], skip)
+                .await
+                .unwrap();
+            assert_eq!(only_new.len(), 1, "{}", kind.name());
+            assert_eq!(only_new[0].email, "u80002@example.com");
+            let returned_upsert = users
+                .abulk_create_returning([new_user(80_002)], upsert.clone())
+                .await;
+            match kind {
+                Kind::Mysql => assert!(matches!(
+                    returned_upsert,
+                    Err(duetto::Error::NotSupported { .. })
+                )),
+                _ => assert_eq!(returned_upsert.unwrap()[0].name, "User 80002"),
+            }
+
+            // Contradictory or incomplete options are errors before any statement.
+            let bad = [
+                duetto::BulkCreate::new()
+                    .ignore_conflicts()
+                    .update_conflicts([user::Column::Email], [user::Column::Name]),
+                duetto::BulkCreate::new().update_conflicts([user::Column::Email], []),
+                duetto::BulkCreate::new()
+                    .update_conflicts([user::Column::Email], [user::Column::Id]),
+            ];
+            for options in bad {
+                let (outcome, captured) =
+                    acapture_queries(users.abulk_create_with([new_user(90_000)], options)).await;
+                assert!(
+                    matches!(
+                        outcome,
+                        Err(duetto::Error::NotSupported {
+                            operation: "bulk_create",
+                            ..
+                        })
+                    ),
+                    "{}: {outcome:?}",
+                    kind.name()
+                );
+                assert!(captured.is_empty());
+            }
+            let no_target = users
+                .abulk_create_with(
+                    [new_user(90_000)],
+                    duetto::BulkCreate::new().update_conflicts([], [user::Column::Name]),
+                )
+                .await;
+            match kind {
+                Kind::Mysql => assert!(no_target.is_ok()),
+                _ => assert!(matches!(no_target, Err(duetto::Error::NotSupported { .. }))),
+            }
+
+            // The blocking voice.
+            let db = t.db.clone();
+            let n = tokio::task::spawn_blocking(move || {
+                user::Entity::objects().using(&db).bulk_create_with(
+                    [new_user(1), new_user(2)],
+                    duetto::BulkCreate::new().ignore_conflicts(),
+                )
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!(n, 0, "{}", kind.name());
+        }
+    })
+    .await;
+}

@@ -10,38 +10,69 @@
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
-    EntityName, EntityTrait, IdenStatic, IntoActiveModel, Iterable, Statement, Value,
+    EntityName, EntityTrait, FromQueryResult, IdenStatic, IntoActiveModel, Iterable, Statement,
+    Value,
 };
 
-/// Inserts `rows` with one statement per `per_batch` rows; returns rows inserted.
+/// What a bulk insert does with a row that collides with an existing one on a unique key.
+#[derive(Debug, Clone)]
+pub(crate) enum Conflict<C> {
+    /// Fail the statement (and the call).
+    Fail,
+    /// Skip the row.
+    Ignore,
+    /// Update `update` of the existing row (the one `unique` identifies) from the new one.
+    Update { unique: Vec<C>, update: Vec<C> },
+}
+
+/// Inserts `rows` with one statement per `per_batch` rows, handling conflicts as `conflict`
+/// says; returns rows written as the server counts them, and the written rows themselves when
+/// `returning` (`RETURNING`, which every supported backend has).
 pub(crate) async fn insert_rows<A, C>(
     conn: &C,
     rows: Vec<A>,
     per_batch: usize,
-) -> Result<u64, DbErr>
+    conflict: &Conflict<<A::Entity as EntityTrait>::Column>,
+    returning: bool,
+) -> Result<(u64, Vec<<A::Entity as EntityTrait>::Model>), DbErr>
 where
     A: ActiveModelTrait + ActiveModelBehavior + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     C: ConnectionTrait,
 {
-    let columns = plain_uniform_columns(&rows);
-    let mut inserted = 0;
+    let backend = conn.get_database_backend();
+    let columns = plain_uniform_columns(&rows).ok_or_else(|| {
+        DbErr::Custom("bulk_create: every row must set the same fields, none needing a cast".into())
+    });
+    let simple = matches!(conflict, Conflict::Fail) && !returning;
+    let mut written = 0;
+    let mut models = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let batch: Vec<A> = rows.by_ref().take(per_batch).collect();
-        inserted += match &columns {
-            Some(columns) => {
-                let stmt = values_statement(conn.get_database_backend(), columns, batch);
-                conn.execute_raw(stmt).await?.rows_affected()
+        if simple && columns.is_err() {
+            written += <A::Entity as EntityTrait>::insert_many(batch)
+                .exec_without_returning(conn)
+                .await?;
+            continue;
+        }
+        let columns = columns.as_ref().map_err(|e| DbErr::Custom(e.to_string()))?;
+        let stmt = values_statement(backend, columns, batch, conflict, returning);
+        if returning {
+            let rows = conn.query_all_raw(stmt).await?;
+            written += rows.len() as u64;
+            for row in &rows {
+                models.push(
+                    <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(
+                        row, "",
+                    )?,
+                );
             }
-            None => {
-                <A::Entity as EntityTrait>::insert_many(batch)
-                    .exec_without_returning(conn)
-                    .await?
-            }
-        };
+        } else {
+            written += conn.execute_raw(stmt).await?.rows_affected();
+        }
     }
-    Ok(inserted)
+    Ok((written, models))
 }
 
 /// The columns every row sets, if all rows set exactly the same ones and none needs a cast.
@@ -73,11 +104,14 @@ fn quote(backend: DbBackend, ident: &str) -> String {
     format!("{q}{escaped}{q}")
 }
 
-/// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) …` with every value bound.
+/// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) …` with every value bound, its conflict clause,
+/// and `RETURNING` every column when asked.
 fn values_statement<A: ActiveModelTrait>(
     backend: DbBackend,
     columns: &[<A::Entity as EntityTrait>::Column],
     rows: Vec<A>,
+    conflict: &Conflict<<A::Entity as EntityTrait>::Column>,
+    returning: bool,
 ) -> Statement {
     let entity = A::Entity::default();
     let table = match entity.schema_name() {
@@ -89,7 +123,13 @@ fn values_statement<A: ActiveModelTrait>(
         None => quote(backend, entity.table_name()),
     };
     let names: Vec<String> = columns.iter().map(|c| quote(backend, c.as_str())).collect();
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
+    // MySQL has no `ON CONFLICT DO NOTHING`; `INSERT IGNORE` is its form (Django's too).
+    let ignore = matches!((conflict, backend), (Conflict::Ignore, DbBackend::MySql));
+    let mut sql = format!(
+        "INSERT {}INTO {table} ({}) VALUES ",
+        if ignore { "IGNORE " } else { "" },
+        names.join(", ")
+    );
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * columns.len());
     for (r, mut row) in rows.into_iter().enumerate() {
         sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -111,6 +151,36 @@ fn values_statement<A: ActiveModelTrait>(
             }
         }
         sql.push(')');
+    }
+    let q = |c: &<A::Entity as EntityTrait>::Column| quote(backend, c.as_str());
+    match (conflict, backend) {
+        (Conflict::Fail, _) | (Conflict::Ignore, DbBackend::MySql) => {}
+        (Conflict::Ignore, _) => sql.push_str(" ON CONFLICT DO NOTHING"),
+        (Conflict::Update { update, .. }, DbBackend::MySql) => {
+            let set: Vec<String> = update
+                .iter()
+                .map(|c| format!("{0} = VALUES({0})", q(c)))
+                .collect();
+            sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", set.join(", ")));
+        }
+        (Conflict::Update { unique, update }, _) => {
+            let target: Vec<String> = unique.iter().map(q).collect();
+            let set: Vec<String> = update
+                .iter()
+                .map(|c| format!("{0} = EXCLUDED.{0}", q(c)))
+                .collect();
+            sql.push_str(&format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                target.join(", "),
+                set.join(", ")
+            ));
+        }
+    }
+    if returning {
+        let all: Vec<String> = <A::Entity as EntityTrait>::Column::iter()
+            .map(|c| q(&c))
+            .collect();
+        sql.push_str(&format!(" RETURNING {}", all.join(", ")));
     }
     Statement::from_sql_and_values(backend, sql, values)
 }

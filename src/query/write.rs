@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use futures_util::FutureExt;
+
 use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, IntoCondition, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait,
@@ -10,7 +12,7 @@ use sea_orm::{
     QueryFilter, QuerySelect, QueryTrait,
 };
 
-use super::bulk_insert::insert_rows;
+use super::bulk_insert::{insert_rows, Conflict};
 use super::QuerySet;
 use crate::bridge::blocking_twin;
 use crate::{Error, Result};
@@ -23,6 +25,116 @@ pub(crate) fn bind_limit(backend: DbBackend) -> usize {
         DbBackend::MySql => 65_535,
         // SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32 (sqlx bundles a newer one).
         _ => 32_766,
+    }
+}
+
+/// How [`QuerySet::abulk_create_with`] treats rows that collide with existing ones on a unique
+/// key (Django's `bulk_create(ignore_conflicts=…, update_conflicts=…, unique_fields=…,
+/// update_fields=…)`). The default fails the whole call on the first collision.
+///
+/// ```
+/// use duetto::BulkCreate;
+/// use entity::user;
+/// let skip = BulkCreate::<user::Entity>::new().ignore_conflicts();
+/// let upsert = BulkCreate::<user::Entity>::new()
+///     .update_conflicts([user::Column::Email], [user::Column::Name]);
+/// # let _ = (skip, upsert);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BulkCreate<E: EntityTrait> {
+    ignore: bool,
+    update: Option<(Vec<E::Column>, Vec<E::Column>)>,
+}
+
+impl<E: EntityTrait> Default for BulkCreate<E> {
+    fn default() -> Self {
+        BulkCreate {
+            ignore: false,
+            update: None,
+        }
+    }
+}
+
+impl<E: EntityTrait> BulkCreate<E> {
+    /// Fail on the first collision (the default).
+    ///
+    /// ```
+    /// let strict = duetto::BulkCreate::<entity::user::Entity>::new();
+    /// # let _ = strict;
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Skip rows that collide with an existing row on any unique key (`ON CONFLICT DO NOTHING`;
+    /// on MySQL `INSERT IGNORE`, which also turns some other errors into warnings, as Django
+    /// documents).
+    ///
+    /// ```
+    /// let skip = duetto::BulkCreate::<entity::user::Entity>::new().ignore_conflicts();
+    /// # let _ = skip;
+    /// ```
+    pub fn ignore_conflicts(mut self) -> Self {
+        self.ignore = true;
+        self
+    }
+
+    /// Update `update_fields` of the existing row from a colliding one (an upsert): the
+    /// collision is on `unique_fields` (`ON CONFLICT (…) DO UPDATE`; required on PostgreSQL and
+    /// SQLite, ignored by MySQL, whose `ON DUPLICATE KEY UPDATE` uses any unique key).
+    ///
+    /// ```
+    /// use entity::user;
+    /// let upsert = duetto::BulkCreate::<user::Entity>::new()
+    ///     .update_conflicts([user::Column::Email], [user::Column::Name]);
+    /// # let _ = upsert;
+    /// ```
+    pub fn update_conflicts(
+        mut self,
+        unique_fields: impl IntoIterator<Item = E::Column>,
+        update_fields: impl IntoIterator<Item = E::Column>,
+    ) -> Self {
+        self.update = Some((
+            unique_fields.into_iter().collect(),
+            update_fields.into_iter().collect(),
+        ));
+        self
+    }
+
+    /// The conflict handling these options ask for on `backend`, or why they cannot be used.
+    pub(crate) fn conflict(&self, backend: DbBackend) -> Result<Conflict<E::Column>> {
+        let refuse = |reason: &str| {
+            Err(Error::NotSupported {
+                operation: "bulk_create",
+                reason: reason.into(),
+            })
+        };
+        match (&self.update, self.ignore) {
+            (None, false) => Ok(Conflict::Fail),
+            (None, true) => Ok(Conflict::Ignore),
+            (Some(_), true) => refuse("ignore_conflicts and update_conflicts exclude each other"),
+            (Some((unique, update)), false) => {
+                if update.is_empty() {
+                    return refuse("update_conflicts needs at least one field to update");
+                }
+                if unique.is_empty() && backend != DbBackend::MySql {
+                    return refuse(
+                        "update_conflicts needs unique_fields on PostgreSQL and SQLite \
+                         (the ON CONFLICT target)",
+                    );
+                }
+                let keys: Vec<String> = E::PrimaryKey::iter()
+                    .map(|k| k.into_column().as_str().to_owned())
+                    .collect();
+                if update.iter().any(|c| keys.iter().any(|k| k == c.as_str())) {
+                    return refuse("update_conflicts cannot update a primary key field");
+                }
+                Ok(Conflict::Update {
+                    unique: unique.clone(),
+                    update: update.clone(),
+                })
+            }
+        }
     }
 }
 
@@ -365,23 +477,208 @@ impl<E: EntityTrait> QuerySet<E> {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
         E::Model: IntoActiveModel<A>,
     {
+        self.insert_many(actives, BulkCreate::new(), false)
+            .map(|written| written.map(|(n, _)| n))
+    }
+
+    /// The one implementation of the bulk inserts: chunked under the bind limit, in one
+    /// transaction, with `options`' conflict handling, returning the written rows when asked.
+    #[track_caller]
+    fn insert_many<A>(
+        &self,
+        actives: impl IntoIterator<Item = A>,
+        options: BulkCreate<E>,
+        returning: bool,
+    ) -> impl Future<Output = Result<(u64, Vec<E::Model>)>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
         let rows: Vec<A> = actives.into_iter().collect();
         let runner = self.writer();
         async move {
+            let db = runner.db()?;
+            let conflict = options.conflict(db.backend())?;
             if rows.is_empty() {
-                return Ok(0);
+                return Ok((0, Vec::new()));
             }
             let used_columns = E::Column::iter()
                 .filter(|col| rows.iter().any(|row| !row.get(*col).is_not_set()))
                 .count()
                 .max(1);
-            let db = runner.db()?;
-            db.aatomic(runner.run(move |conn| async move {
+            // Boxed: the insert's future is large, and nested inline in a caller's it is
+            // enough to overflow a debug build's stack.
+            Box::pin(db.aatomic(runner.run(move |conn| async move {
                 let per_batch = (bind_limit(conn.get_database_backend()) / used_columns).max(1);
-                Ok(insert_rows(&conn, rows, per_batch).await?)
-            }))
+                Ok(insert_rows(&conn, rows, per_batch, &conflict, returning).await?)
+            })))
             .await
         }
+    }
+
+    /// [`abulk_create`](Self::abulk_create) with Django's conflict options: skip rows that
+    /// collide with existing ones on a unique key ([`BulkCreate::ignore_conflicts`]), or update
+    /// the existing rows from them ([`BulkCreate::update_conflicts`], an upsert). Still chunked
+    /// under the bind limit, in one transaction. Returns rows written as the server counts them
+    /// (MySQL counts an updated row twice, an unchanged one zero times).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] for contradictory or incomplete options (see [`BulkCreate`]);
+    /// database errors.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use duetto::BulkCreate;
+    /// use entity::user;
+    /// use sea_orm::Set;
+    ///
+    /// let rows = ["ada@example.com", "new@example.com"].map(|email| user::ActiveModel {
+    ///     name: Set("Renamed".into()),
+    ///     email: Set(email.into()),
+    ///     ..Default::default()
+    /// });
+    /// let upsert = BulkCreate::new().update_conflicts([user::Column::Email], [user::Column::Name]);
+    /// user::Entity::objects().abulk_create_with(rows, upsert).await?;
+    /// assert_eq!(user::Entity::objects().acount().await?, 4);
+    /// let ada = user::Entity::objects().aget(user::Column::Email.eq("ada@example.com")).await?;
+    /// assert_eq!(ada.name, "Renamed");
+    /// # Ok(()) });
+    /// # use duetto::sea_orm::ColumnTrait;
+    /// ```
+    #[track_caller]
+    pub fn abulk_create_with<A>(
+        &self,
+        actives: impl IntoIterator<Item = A>,
+        options: BulkCreate<E>,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        self.insert_many(actives, options, false)
+            .map(|written| written.map(|(n, _)| n))
+    }
+
+    /// Blocking twin of [`abulk_create_with`](Self::abulk_create_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`abulk_create_with`](Self::abulk_create_with), plus
+    /// [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::Set;
+    /// let again = user::ActiveModel {
+    ///     name: Set("Ada".into()),
+    ///     email: Set("ada@example.com".into()),
+    ///     ..Default::default()
+    /// };
+    /// let n = user::Entity::objects()
+    ///     .bulk_create_with([again], duetto::BulkCreate::new().ignore_conflicts())?;
+    /// assert_eq!(n, 0);
+    /// # Ok(()) });
+    /// ```
+    #[track_caller]
+    pub fn bulk_create_with<A>(
+        &self,
+        actives: impl IntoIterator<Item = A>,
+        options: BulkCreate<E>,
+    ) -> Result<u64>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        blocking_twin("bulk_create_with", self.abulk_create_with(actives, options))
+    }
+
+    /// [`abulk_create_with`](Self::abulk_create_with), returning the rows written as the
+    /// database has them (primary keys and defaults filled), through `RETURNING` (PostgreSQL,
+    /// SQLite ≥ 3.35, MariaDB ≥ 10.5). Rows skipped by `ignore_conflicts` are not returned; rows
+    /// updated by `update_conflicts` are (on PostgreSQL and SQLite).
+    ///
+    /// # Errors
+    ///
+    /// As [`abulk_create_with`](Self::abulk_create_with); MariaDB cannot return rows from an
+    /// `update_conflicts` insert ([`Error::NotSupported`]).
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::user;
+    /// use sea_orm::Set;
+    /// let created = user::Entity::objects()
+    ///     .abulk_create_returning(
+    ///         [user::ActiveModel {
+    ///             name: Set("Barbara Liskov".into()),
+    ///             email: Set("barbara@example.com".into()),
+    ///             ..Default::default()
+    ///         }],
+    ///         duetto::BulkCreate::new(),
+    ///     )
+    ///     .await?;
+    /// assert_eq!(created[0].id, 4);
+    /// # Ok(()) });
+    /// ```
+    #[track_caller]
+    pub fn abulk_create_returning<A>(
+        &self,
+        actives: impl IntoIterator<Item = A>,
+        options: BulkCreate<E>,
+    ) -> impl Future<Output = Result<Vec<E::Model>>> + Send + 'static
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        let mysql_upsert = options.update.is_some();
+        let written = self.insert_many(actives, options, true);
+        let db = self.writer().db();
+        async move {
+            if mysql_upsert && db?.backend() == DbBackend::MySql {
+                return Err(Error::NotSupported {
+                    operation: "bulk_create_returning",
+                    reason: "MariaDB/MySQL cannot return rows from INSERT … ON DUPLICATE KEY \
+                             UPDATE"
+                        .into(),
+                });
+            }
+            Ok(written.await?.1)
+        }
+    }
+
+    /// Blocking twin of [`abulk_create_returning`](Self::abulk_create_returning).
+    ///
+    /// # Errors
+    ///
+    /// As [`abulk_create_returning`](Self::abulk_create_returning), plus
+    /// [`Error::SynchronousOnlyOperation`] in async code.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users_blocking(|| {
+    /// use duetto::prelude::*;
+    /// let none = entity::user::Entity::objects()
+    ///     .bulk_create_returning(Vec::<entity::user::ActiveModel>::new(), duetto::BulkCreate::new())?;
+    /// assert!(none.is_empty());
+    /// # Ok(()) });
+    /// ```
+    #[track_caller]
+    pub fn bulk_create_returning<A>(
+        &self,
+        actives: impl IntoIterator<Item = A>,
+        options: BulkCreate<E>,
+    ) -> Result<Vec<E::Model>>
+    where
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+        E::Model: IntoActiveModel<A>,
+    {
+        blocking_twin(
+            "bulk_create_returning",
+            self.abulk_create_returning(actives, options),
+        )
     }
 
     /// Blocking twin of [`abulk_create`](Self::abulk_create).
