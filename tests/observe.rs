@@ -186,6 +186,9 @@ async fn seed(db: &Db, users: usize, posts_each: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_span_per_statement_with_its_fields_nested_under_the_caller_in_both_voices() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(120, "spans", async {
         for kind in common::backends() {
             let t = common::migrated(kind).await;
@@ -284,6 +287,9 @@ async fn a_span_per_statement_with_its_fields_nested_under_the_caller_in_both_vo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_are_logged_only_on_request_and_slow_queries_warn() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(60, "values", async {
         let t = common::migrated(Kind::Sqlite).await;
         let db = Db::connect_with(
@@ -314,6 +320,9 @@ async fn values_are_logged_only_on_request_and_slow_queries_warn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_captures_each_see_only_their_own_statements() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(120, "captures", async {
         for kind in common::backends() {
             let t = common::migrated(kind).await;
@@ -370,6 +379,7 @@ async fn fifty_concurrent_captures_each_see_only_their_own_statements() {
 
 #[test]
 fn assert_num_queries_passes_on_the_count_and_fails_with_the_statements() {
+    recorded();
     let t = common::migrated_blocking(Kind::Sqlite);
     let users = user::Entity::objects().using(&t.db);
     let n = duetto::assert_num_queries!(1, || users.count().unwrap());
@@ -422,6 +432,9 @@ fn example_line(marker: &str) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_n_plus_one_detector_names_the_examples_loop_and_stays_silent_when_prefetched() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(120, "n+1", async {
         let loop_line = example_line("// N+1: one query per user");
         for kind in common::backends() {
@@ -459,6 +472,9 @@ async fn the_n_plus_one_detector_names_the_examples_loop_and_stays_silent_when_p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_detection_warns_once_per_request_scope_naming_the_line() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(60, "live n+1", async {
         let t = common::migrated(Kind::Sqlite).await;
         seed(&t.db, 5, 1).await;
@@ -507,6 +523,9 @@ async fn live_detection_warns_once_per_request_scope_naming_the_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollback_fixture_leaves_the_database_unchanged_and_holds_on_commit_callbacks() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(120, "rollback fixture", async {
         for kind in common::backends() {
             let t = common::migrated(kind).await;
@@ -601,6 +620,9 @@ async fn the_rollback_fixture_leaves_the_database_unchanged_and_holds_on_commit_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_carry_application_name_and_session_settings() {
+    // The subscriber exists before this test sends anything: a statement sent first would
+    // have its span callsite cached as uninteresting.
+    recorded();
     watchdog(60, "settings", async {
         for kind in common::backends() {
             let t = common::empty(kind).await;

@@ -43,8 +43,14 @@ pub(crate) fn bind_limit(backend: DbBackend) -> usize {
 #[derive(Debug, Clone)]
 pub struct BulkCreate<E: EntityTrait> {
     ignore: bool,
-    update: Option<(Vec<E::Column>, Vec<E::Column>)>,
+    update: Option<UpsertFields<E>>,
 }
+
+/// `update_conflicts`' unique fields and update fields.
+type UpsertFields<E> = (
+    Vec<<E as EntityTrait>::Column>,
+    Vec<<E as EntityTrait>::Column>,
+);
 
 impl<E: EntityTrait> Default for BulkCreate<E> {
     fn default() -> Self {
