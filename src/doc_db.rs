@@ -16,9 +16,9 @@ CREATE TABLE "user" (
     created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 INSERT INTO "user" (name, email, created_at) VALUES
-    ('Ada Lovelace', 'ada@example.com', '2026-01-01 10:00:00+00:00'),
-    ('Alan Turing', 'alan@example.com', '2026-01-02 10:00:00+00:00'),
-    ('Grace Hopper', 'grace@example.com', '2026-01-03 10:00:00+00:00');
+    ('Ada Lovelace', 'ada@example.com', '2026-01-01T10:00:00+00:00'),
+    ('Alan Turing', 'alan@example.com', '2026-01-02T10:00:00+00:00'),
+    ('Grace Hopper', 'grace@example.com', '2026-01-03T10:00:00+00:00');
 CREATE TABLE post (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id INTEGER NOT NULL REFERENCES "user" (id) ON DELETE CASCADE,
@@ -28,10 +28,10 @@ CREATE TABLE post (
     created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 INSERT INTO post (user_id, title, body, published, created_at) VALUES
-    (1, 'Notes on the Engine', '', 1, '2026-02-01 10:00:00+00:00'),
-    (1, 'On Bernoulli numbers', '', 1, '2026-02-02 10:00:00+00:00'),
-    (1, 'Draft', '', 0, '2026-02-03 10:00:00+00:00'),
-    (2, 'Computable numbers', '', 1, '2026-02-04 10:00:00+00:00');
+    (1, 'Notes on the Engine', '', 1, '2026-02-01T10:00:00+00:00'),
+    (1, 'On Bernoulli numbers', '', 1, '2026-02-02T10:00:00+00:00'),
+    (1, 'Draft', '', 0, '2026-02-03T10:00:00+00:00'),
+    (2, 'Computable numbers', '', 1, '2026-02-04T10:00:00+00:00');
 CREATE TABLE comment (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id INTEGER NOT NULL REFERENCES "user" (id) ON DELETE CASCADE,
@@ -40,9 +40,9 @@ CREATE TABLE comment (
     created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 INSERT INTO comment (user_id, post_id, body, created_at) VALUES
-    (2, 1, 'Marvellous', '2026-03-01 10:00:00+00:00'),
-    (3, 1, 'Can it compile?', '2026-03-02 10:00:00+00:00'),
-    (1, 4, 'Indeed', '2026-03-03 10:00:00+00:00');
+    (2, 1, 'Marvellous', '2026-03-01T10:00:00+00:00'),
+    (3, 1, 'Can it compile?', '2026-03-02T10:00:00+00:00'),
+    (1, 4, 'Indeed', '2026-03-03T10:00:00+00:00');
 CREATE TABLE tag (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
 INSERT INTO tag (name) VALUES ('math'), ('machines');
 CREATE TABLE post_tag (

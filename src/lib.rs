@@ -81,8 +81,8 @@ pub use query::batch::{abatch, batch, Batch, BatchRead};
 pub use query::raw::{raw, Raw};
 pub use query::write::BulkCreate;
 pub use query::{
-    Also, CursorPage, Joins, Keyset, ModelIter, ModelStream, Objects, Page, Paginator,
-    PrimaryKeyOf, QuerySet, SelectRelated, WithRelated,
+    Also, Annotated, CursorPage, Grouped, Joins, Keyset, ModelIter, ModelStream, Objects, Page,
+    Paginator, PrimaryKeyOf, QuerySet, SelectRelated, WithRelated,
 };
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use request::{arequest_scope, request_scope};

@@ -6,6 +6,7 @@
 //! blocking twin `X` that is exactly `async_to_sync(self.aX(..))` behind the
 //! [`check_sync_allowed`](crate::bridge::check_sync_allowed) guard.
 
+mod annotate;
 pub(crate) mod batch;
 mod bulk_insert;
 mod iterate;
@@ -20,10 +21,12 @@ use sea_orm::{
     Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
+pub use annotate::{Annotated, Grouped};
 pub use iterate::{ModelIter, ModelStream};
 pub use paginate::{CursorPage, Keyset, Page, Paginator};
 pub(crate) use read::pk_condition;
 pub use read::PrimaryKeyOf;
+pub(crate) use related::related_match;
 pub use related::{Also, Joins, SelectRelated, WithRelated};
 
 pub(crate) use crate::executor::Runner;

@@ -63,6 +63,17 @@ impl<E: EntityTrait> QuerySet<E> {
         R: EntityTrait,
         E: Related<R>,
     {
+        self.filter(related_match::<E, R>(cond.into_condition()))
+    }
+}
+
+/// Whether a row of `E` has a related `R` row matching `cond`: `key IN (SELECT …)`.
+pub(crate) fn related_match<E, R>(cond: Condition) -> Expr
+where
+    E: EntityTrait + Related<R>,
+    R: EntityTrait,
+{
+    {
         let to = <E as Related<R>>::to();
         let (rel, select) = match <E as Related<R>>::via() {
             // E → junction (via), junction → R (to): E.key IN (SELECT junction.fk FROM junction
@@ -75,15 +86,15 @@ impl<E: EntityTrait> QuerySet<E> {
                 let mut select = keys_of(&via);
                 select
                     .inner_join(to.to_tbl.sea_orm_table().clone(), on)
-                    .cond_where(cond.into_condition());
+                    .cond_where(cond);
                 (via, select)
             }
             None => {
                 let mut select = keys_of(&to);
-                select.cond_where(cond.into_condition());
+                select.cond_where(cond);
                 (to, select)
             }
         };
-        self.filter(key_expr(&rel.from_tbl, &rel.from_col).in_subquery(select))
+        key_expr(&rel.from_tbl, &rel.from_col).in_subquery(select)
     }
 }

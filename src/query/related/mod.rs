@@ -6,4 +6,5 @@ mod filter;
 mod joined;
 pub(crate) mod prefetch;
 
+pub(crate) use filter::related_match;
 pub use joined::{Also, Joins, SelectRelated, WithRelated};
