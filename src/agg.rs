@@ -229,7 +229,8 @@ pub fn col(name: &str) -> Expr {
 
 /// For each row of `E`, how many related `R` rows it has (Django's `annotate(n=Count("rel"))`),
 /// as a correlated subquery, so it combines with other annotations and filters without
-/// multiplying rows. Many-to-many relations count their junction rows.
+/// multiplying rows. Many-to-many relations count their junction rows. An expression: use it as
+/// an annotation, or inside one (`count_related::<…>().gte(3)` in a `CASE`).
 ///
 /// ```
 /// # duetto::doc_db::with_users(|| async {
@@ -250,7 +251,7 @@ pub fn col(name: &str) -> Expr {
 /// assert_eq!((authors[0].name.as_str(), authors[0].posts), ("Ada Lovelace", 3));
 /// # Ok(()) });
 /// ```
-pub fn count_related<E, R>() -> Annotation
+pub fn count_related<E, R>() -> Expr
 where
     E: sea_orm::EntityTrait + sea_orm::Related<R>,
     R: sea_orm::EntityTrait,
@@ -262,10 +263,10 @@ where
         .expr(Expr::cust("COUNT(*)"))
         .from(rel.to_tbl.sea_orm_table().clone())
         .cond_where(on);
-    Annotation(AnnotationKind::Expr(SimpleExpr::SubQuery(
+    SimpleExpr::SubQuery(
         None,
         Box::new(sea_orm::sea_query::QueryStatementBuilder::into_sub_query_statement(select)),
-    )))
+    )
 }
 
 /// For each row of `E`, whether it has a related `R` row matching `cond` (Django's
@@ -291,14 +292,12 @@ where
 /// assert_eq!(rows.iter().filter(|r| r.about_math).count(), 2);
 /// # Ok(()) });
 /// ```
-pub fn related_exists<E, R>(cond: impl sea_orm::sea_query::IntoCondition) -> Annotation
+pub fn related_exists<E, R>(cond: impl sea_orm::sea_query::IntoCondition) -> Expr
 where
     E: sea_orm::EntityTrait + sea_orm::Related<R>,
     R: sea_orm::EntityTrait,
 {
-    Annotation(AnnotationKind::Expr(crate::query::related_match::<E, R>(
-        cond.into_condition(),
-    )))
+    crate::query::related_match::<E, R>(cond.into_condition())
 }
 
 /// `to_tbl.to_col = from_tbl.from_col` for each key column of `rel`.

@@ -539,3 +539,139 @@ async fn upserts_skip_or_update_colliding_rows_and_return_what_they_wrote() {
     })
     .await;
 }
+
+#[derive(Debug, FromQueryResult, PartialEq)]
+struct PerStatus {
+    status: String,
+    n: i64,
+    big: i64,
+    total: Option<duetto::sea_orm::prelude::Decimal>,
+}
+
+#[derive(Debug, FromQueryResult, PartialEq)]
+struct Annotated {
+    id: i64,
+    orders: i64,
+    has_paid: bool,
+    size: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_and_annotated_rows_match_a_hand_computed_answer() {
+    use duetto::agg;
+    use duetto::sea_orm::prelude::Decimal;
+    use duetto::sea_orm::sea_query::{CaseStatement, ExprTrait};
+    use entity::order;
+    watchdog(120, "annotate and group by", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 4).await;
+            let ids: Vec<i64> = user::Entity::objects()
+                .using(&t.db)
+                .order_by_asc(user::Column::Id)
+                .avalues_list(Some(user::Column::Id))
+                .await
+                .unwrap();
+            // user k has k+1 orders; amounts 10, 20, 30…; statuses cycle pending, paid, shipped.
+            let statuses = ["pending", "paid", "shipped"];
+            let mut expected: Vec<(String, i64, i64, Decimal)> = statuses
+                .iter()
+                .map(|s| (s.to_string(), 0, 0, Decimal::ZERO))
+                .collect();
+            let mut rows = Vec::new();
+            let mut n = 0;
+            for (k, &user_id) in ids.iter().enumerate() {
+                for _ in 0..=k {
+                    let amount = Decimal::new(10 * (n + 1), 0);
+                    let status = statuses[n as usize % 3];
+                    let e = &mut expected[n as usize % 3];
+                    e.1 += 1;
+                    e.2 += i64::from(amount > Decimal::new(40, 0));
+                    e.3 += amount;
+                    rows.push(order::ActiveModel {
+                        user_id: Set(user_id),
+                        total: Set(amount),
+                        status: Set(status.into()),
+                        created_at: Set(chrono::Utc::now().into()),
+                        ..Default::default()
+                    });
+                    n += 1;
+                }
+            }
+            order::Entity::objects()
+                .using(&t.db)
+                .abulk_create(rows)
+                .await
+                .unwrap();
+
+            // values("status").annotate(n=Count, big=Count(filter=…), total=Sum).filter(n>1)
+            let grouped = order::Entity::objects()
+                .using(&t.db)
+                .values([order::Column::Status])
+                .annotate("n", agg::count(order::Column::Id))
+                .annotate(
+                    "big",
+                    agg::count(order::Column::Id)
+                        .filter(order::Column::Total.gt(Decimal::new(40, 0))),
+                )
+                .annotate("total", agg::sum(order::Column::Total))
+                .having(agg::col("n").gt(1))
+                .order_by_desc(agg::col("n"))
+                .order_by_asc(agg::col("status"));
+            let got: Vec<PerStatus> = grouped.alist_as().await.unwrap();
+            expected.retain(|e| e.1 > 1);
+            expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let want: Vec<PerStatus> = expected
+                .iter()
+                .map(|(status, n, big, total)| PerStatus {
+                    status: status.clone(),
+                    n: *n,
+                    big: *big,
+                    total: Some(*total),
+                })
+                .collect();
+            assert_eq!(got, want, "{}", kind.name());
+
+            // Per-row annotations: a count over a relation, an EXISTS, a CASE; ordered by one.
+            let annotated = user::Entity::objects()
+                .using(&t.db)
+                .annotate(
+                    "orders",
+                    agg::count_related::<user::Entity, order::Entity>(),
+                )
+                .annotate(
+                    "has_paid",
+                    agg::related_exists::<user::Entity, order::Entity>(
+                        order::Column::Status.eq("paid"),
+                    ),
+                )
+                .annotate(
+                    "size",
+                    CaseStatement::new()
+                        .case(
+                            agg::count_related::<user::Entity, order::Entity>().gte(3),
+                            "big",
+                        )
+                        .finally("small"),
+                )
+                .order_by_desc(agg::col("orders"));
+            let rows: Vec<Annotated> = annotated.alist_as().await.unwrap();
+            let counts: Vec<i64> = rows.iter().map(|r| r.orders).collect();
+            assert_eq!(counts, [4, 3, 2, 1], "{}", kind.name());
+            assert_eq!(rows[0].id, ids[3]);
+            assert!(rows[0].has_paid && !rows[3].has_paid);
+            assert_eq!(
+                rows.iter().map(|r| r.size.as_str()).collect::<Vec<_>>(),
+                ["big", "big", "small", "small"]
+            );
+
+            // The blocking voice gives the same groups.
+            let blocking: Vec<PerStatus> =
+                tokio::task::spawn_blocking(move || grouped.list_as().unwrap())
+                    .await
+                    .unwrap();
+            assert_eq!(blocking, want);
+        }
+    })
+    .await;
+}
