@@ -675,3 +675,48 @@ async fn grouped_and_annotated_rows_match_a_hand_computed_answer() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn union_intersection_and_difference_combine_filtered_and_sliced_querysets() {
+    watchdog(60, "set operations", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 10).await;
+            let users = user::Entity::objects().using(&t.db);
+            let ids = |qs: QuerySet<user::Entity>| async move {
+                qs.order_by_asc(user::Column::Id)
+                    .avalues_list::<i64>(Some(user::Column::Id))
+                    .await
+                    .unwrap()
+            };
+            let all = ids(users.clone()).await;
+            let low = users.clone().filter(user::Column::Id.lte(all[3])); // first 4
+                                                                          // The 3 newest by id: a sliced side.
+            let newest = users.clone().order_by_desc(user::Column::Id).limit(3);
+            let both_ends = low.union(&newest);
+            assert_eq!(both_ends.acount().await.unwrap(), 7, "{}", kind.name());
+            let middle = users.clone().difference(&both_ends);
+            assert_eq!(ids(middle).await, all[4..7].to_vec(), "{}", kind.name());
+            let overlap = low.intersection(&users.clone().limit(2));
+            assert_eq!(ids(overlap).await, all[..2].to_vec(), "{}", kind.name());
+            // The result is a queryset like any other: ordered, sliced, in the blocking voice.
+            let db = t.db.clone();
+            let last_two = tokio::task::spawn_blocking(move || {
+                let users = user::Entity::objects().using(&db);
+                users
+                    .clone()
+                    .filter(user::Column::Id.lte(3))
+                    .union(&users.order_by_desc(user::Column::Id).limit(1))
+                    .order_by_desc(user::Column::Id)
+                    .limit(2)
+                    .list()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert_eq!(last_two.len(), 2);
+            assert_eq!(last_two[0].id, *all.last().unwrap());
+        }
+    })
+    .await;
+}

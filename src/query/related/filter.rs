@@ -98,3 +98,103 @@ where
         key_expr(&rel.from_tbl, &rel.from_col).in_subquery(select)
     }
 }
+
+/// `SELECT <pk> FROM (<qs's rows>) AS duetto_part`: `qs`'s primary keys, wrapped so a slice inside
+/// is allowed in an `IN (…)` on every backend (MySQL refuses `LIMIT` directly there).
+fn primary_keys<E: EntityTrait>(qs: &QuerySet<E>) -> (Expr, SelectStatement) {
+    use sea_orm::sea_query::Alias;
+    use sea_orm::{Iterable, PrimaryKeyToColumn, QuerySelect, QueryTrait};
+    let pks: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
+    let inner = qs
+        .build()
+        .select_only()
+        .columns(pks.iter().copied())
+        .into_query();
+    let mut outer = Query::select();
+    outer
+        .exprs(pks.iter().map(|c| {
+            Expr::col((
+                Alias::new("duetto_part"),
+                Alias::new(sea_orm::IdenStatic::as_str(c)),
+            ))
+        }))
+        .from_subquery(inner, Alias::new("duetto_part"));
+    let key: Vec<Expr> = pks.iter().map(|c| Expr::col((E::default(), *c))).collect();
+    let key = if key.len() == 1 {
+        key.into_iter().next().expect("one")
+    } else {
+        Expr::tuple(key)
+    };
+    (key, outer)
+}
+
+impl<E: EntityTrait> QuerySet<E> {
+    /// The rows of this queryset or `other`, each once (Django's `union`): a new queryset on
+    /// this one's database, which may be filtered, ordered and sliced further. Written as
+    /// `pk IN (…) OR pk IN (…)`, so each side keeps its own filters, order and slice.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use duetto::sea_orm::ColumnTrait;
+    /// use entity::user;
+    /// let a = user::Entity::objects().filter(user::Column::Id.eq(1));
+    /// let b = user::Entity::objects().filter(user::Column::Id.lte(2));
+    /// assert_eq!(a.union(&b).acount().await?, 2);
+    /// assert_eq!(a.intersection(&b).acount().await?, 1);
+    /// assert_eq!(b.difference(&a).alist().await?[0].id, 2);
+    /// # Ok(()) });
+    /// ```
+    pub fn union(&self, other: &QuerySet<E>) -> QuerySet<E> {
+        let (key, mine) = primary_keys(self);
+        let (_, theirs) = primary_keys(other);
+        self.combined(
+            Condition::any()
+                .add(key.clone().in_subquery(mine))
+                .add(key.in_subquery(theirs)),
+        )
+    }
+
+    /// The rows in both this queryset and `other` (Django's `intersection`); see
+    /// [`union`](Self::union).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let both = entity::user::Entity::objects().intersection(&entity::user::Entity::objects());
+    /// # let _ = both;
+    /// ```
+    pub fn intersection(&self, other: &QuerySet<E>) -> QuerySet<E> {
+        let (key, mine) = primary_keys(self);
+        let (_, theirs) = primary_keys(other);
+        self.combined(
+            Condition::all()
+                .add(key.clone().in_subquery(mine))
+                .add(key.in_subquery(theirs)),
+        )
+    }
+
+    /// The rows of this queryset that are not in `other` (Django's `difference`); see
+    /// [`union`](Self::union).
+    ///
+    /// ```
+    /// use duetto::prelude::*;
+    /// let none = entity::user::Entity::objects().difference(&entity::user::Entity::objects());
+    /// # let _ = none;
+    /// ```
+    pub fn difference(&self, other: &QuerySet<E>) -> QuerySet<E> {
+        let (key, mine) = primary_keys(self);
+        let (_, theirs) = primary_keys(other);
+        self.combined(
+            Condition::all()
+                .add(key.clone().in_subquery(mine))
+                .add(key.not_in_subquery(theirs)),
+        )
+    }
+
+    /// A fresh queryset of `E` on this one's database, keeping rows matching `cond`.
+    fn combined(&self, cond: Condition) -> QuerySet<E> {
+        <E as crate::Objects>::objects()
+            .using(self.using.clone())
+            .filter(cond)
+    }
+}
