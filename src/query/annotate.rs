@@ -98,6 +98,31 @@ impl<E: EntityTrait> QuerySet<E> {
         self
     }
 
+    /// Reads every column but `cols` (Django's `defer()`): the complement of
+    /// [`only`](Self::only), for [`alist_as`](Self::alist_as) into a struct without them.
+    ///
+    /// ```
+    /// # duetto::doc_db::with_users(|| async {
+    /// use duetto::prelude::*;
+    /// use entity::post;
+    /// #[derive(duetto::sea_orm::FromQueryResult)]
+    /// struct Headline {
+    ///     id: i64,
+    ///     title: String,
+    /// }
+    /// let headlines: Vec<Headline> = post::Entity::objects().defer([post::Column::Body]).alist_as().await?;
+    /// assert_eq!(headlines.len(), 4);
+    /// # Ok(()) });
+    /// ```
+    pub fn defer(self, cols: impl IntoIterator<Item = E::Column>) -> Self {
+        use sea_orm::{IdenStatic, Iterable};
+        let deferred: Vec<E::Column> = cols.into_iter().collect();
+        let kept: Vec<E::Column> = E::Column::iter()
+            .filter(|c| !deferred.iter().any(|d| d.as_str() == c.as_str()))
+            .collect();
+        self.only(kept)
+    }
+
     /// The rows read into `P`, a struct deriving SeaORM's `DerivePartialModel` (which selects
     /// exactly its own columns).
     ///
