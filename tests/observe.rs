@@ -43,7 +43,10 @@ struct Rec {
 #[derive(Default)]
 struct Recorded {
     live: HashMap<u64, Rec>,
-    closed: Vec<Rec>,
+    /// Statement spans as they were when their statement ended (`elapsed_us` recorded). Not
+    /// when they closed: a driver may keep a statement's span a while (sqlx's SQLite worker
+    /// holds the last command's span until the next command).
+    finished: Vec<Rec>,
     events: Vec<Rec>,
 }
 
@@ -95,8 +98,17 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        if let Some(rec) = recorded().lock().unwrap().live.get_mut(&id.into_u64()) {
-            values.record(&mut Fields(&mut rec.fields));
+        let mut all = recorded().lock().unwrap();
+        let Some(rec) = all.live.get_mut(&id.into_u64()) else {
+            return;
+        };
+        let mut fresh = HashMap::new();
+        values.record(&mut Fields(&mut fresh));
+        let ended = fresh.contains_key("elapsed_us");
+        rec.fields.extend(fresh);
+        if ended {
+            let done = rec.clone();
+            all.finished.push(done);
         }
     }
 
@@ -117,10 +129,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     }
 
     fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
-        let mut all = recorded().lock().unwrap();
-        if let Some(rec) = all.live.remove(&id.into_u64()) {
-            all.closed.push(rec);
-        }
+        recorded().lock().unwrap().live.remove(&id.into_u64());
     }
 }
 
@@ -132,12 +141,12 @@ fn case() -> (u64, tracing::Span) {
     (id, tracing::info_span!(parent: None, "case", case = id))
 }
 
-/// The closed `duetto::query` spans of a case, in closing order.
+/// The finished `duetto::query` spans of a case, in finishing order.
 fn query_spans(case: u64) -> Vec<Rec> {
     recorded()
         .lock()
         .unwrap()
-        .closed
+        .finished
         .iter()
         .filter(|r| r.case == Some(case) && r.target == "duetto::query" && r.name == "query")
         .cloned()
@@ -186,8 +195,8 @@ async fn seed(db: &Db, users: usize, posts_each: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_span_per_statement_with_its_fields_nested_under_the_caller_in_both_voices() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(120, "spans", async {
         for kind in common::backends() {
@@ -287,8 +296,8 @@ async fn a_span_per_statement_with_its_fields_nested_under_the_caller_in_both_vo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_are_logged_only_on_request_and_slow_queries_warn() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(60, "values", async {
         let t = common::migrated(Kind::Sqlite).await;
@@ -320,8 +329,8 @@ async fn values_are_logged_only_on_request_and_slow_queries_warn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_captures_each_see_only_their_own_statements() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(120, "captures", async {
         for kind in common::backends() {
@@ -432,8 +441,8 @@ fn example_line(marker: &str) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_n_plus_one_detector_names_the_examples_loop_and_stays_silent_when_prefetched() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(120, "n+1", async {
         let loop_line = example_line("// N+1: one query per user");
@@ -472,8 +481,8 @@ async fn the_n_plus_one_detector_names_the_examples_loop_and_stays_silent_when_p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_detection_warns_once_per_request_scope_naming_the_line() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(60, "live n+1", async {
         let t = common::migrated(Kind::Sqlite).await;
@@ -523,8 +532,8 @@ async fn live_detection_warns_once_per_request_scope_naming_the_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollback_fixture_leaves_the_database_unchanged_and_holds_on_commit_callbacks() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(120, "rollback fixture", async {
         for kind in common::backends() {
@@ -620,8 +629,8 @@ async fn the_rollback_fixture_leaves_the_database_unchanged_and_holds_on_commit_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_carry_application_name_and_session_settings() {
-    // The subscriber exists before this test sends anything: a statement sent first would
-    // have its span callsite cached as uninteresting.
+    // The test subscriber is installed before this test sends anything, so it sees every
+    // statement of the test.
     recorded();
     watchdog(60, "settings", async {
         for kind in common::backends() {

@@ -720,3 +720,75 @@ async fn union_intersection_and_difference_combine_filtered_and_sliced_querysets
     })
     .await;
 }
+
+#[derive(Debug, duetto::sea_orm::DerivePartialModel, PartialEq)]
+#[sea_orm(entity = "user::Entity")]
+struct Person {
+    id: i64,
+    name: String,
+}
+
+#[derive(Debug, FromQueryResult, PartialEq)]
+struct Contact {
+    id: i64,
+    email: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_into_structs_partial_models_only_and_defer_in_both_voices() {
+    watchdog(60, "structs", async {
+        for kind in common::backends() {
+            let t = common::migrated(kind).await;
+            seed(&t.db, 3).await;
+            let users = user::Entity::objects()
+                .using(&t.db)
+                .order_by_asc(user::Column::Id);
+            let people: Vec<Person> = users.alist_partial().await.unwrap();
+            assert_eq!(people[0].name, "User 000", "{}", kind.name());
+            let only: Vec<Contact> = users
+                .clone()
+                .only([user::Column::Id, user::Column::Email])
+                .alist_as()
+                .await
+                .unwrap();
+            assert_eq!(only[2].email, "u2@example.com");
+            let deferred: Vec<Contact> = users
+                .clone()
+                .defer([user::Column::Name, user::Column::CreatedAt])
+                .alist_as()
+                .await
+                .unwrap();
+            assert_eq!(deferred, only);
+            // A whole model cannot be read from a narrowed queryset: an error, not a panic.
+            assert!(users
+                .clone()
+                .only([user::Column::Id])
+                .alist()
+                .await
+                .is_err());
+
+            let (db, expected) = (t.db.clone(), only);
+            tokio::task::spawn_blocking(move || {
+                let users = user::Entity::objects()
+                    .using(&db)
+                    .order_by_asc(user::Column::Id);
+                let people: Vec<Person> = users.list_partial().unwrap();
+                assert_eq!(people.len(), 3);
+                let contacts: Vec<Contact> = users
+                    .only([user::Column::Id, user::Column::Email])
+                    .list_as()
+                    .unwrap();
+                assert_eq!(contacts, expected);
+                // Keyset pages in the blocking voice.
+                let pages = user::Entity::objects().using(&db).keyset(2).unwrap();
+                let first = pages.page(None).unwrap();
+                let second = pages.page(first.next.as_deref()).unwrap();
+                assert_eq!((first.items.len(), second.items.len()), (2, 1));
+                assert!(second.next.is_none());
+            })
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+}

@@ -183,12 +183,13 @@ impl Observation {
     fn complete(&mut self, rows: Option<u64>, error: Option<String>) {
         let elapsed = self.started.elapsed();
         if !self.span.is_disabled() {
-            self.span
-                .record("elapsed_us", elapsed.as_micros() as u64)
-                .record("rows", rows);
+            // `elapsed_us` last: a layer may take it as "the statement is over".
             if let Some(error) = &error {
                 self.span.record("error", error.as_str());
             }
+            self.span
+                .record("rows", rows)
+                .record("elapsed_us", elapsed.as_micros() as u64);
         }
         let Some(detail) = self.detail.take() else {
             return;
