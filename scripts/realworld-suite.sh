@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the official RealWorld Postman suite against examples/conduit, as the RealWorld project's
+# own run-api-tests.sh does: newman with APIURL, USERNAME, EMAIL and PASSWORD as global variables.
+# Installs newman from the npm registry into target/newman if it is not there, starts the example
+# on a fresh database, and exits non-zero on any failed assertion.
+#
+#   scripts/realworld-suite.sh                       # embedded SQLite
+#   scripts/realworld-suite.sh postgres://postgres@127.0.0.1:5432/conduit   # a fresh database there
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COLLECTION=${COLLECTION:-../shared/realworld/Conduit.postman_collection.json}
+PORT=${PORT:-3111}
+URL=${1:-}
+
+newman=target/newman/node_modules/.bin/newman
+if [[ ! -x $newman ]]; then
+  echo "--- installing newman into target/newman"
+  mkdir -p target/newman
+  npm install --silent --no-audit --no-fund --prefix target/newman newman@6 >/dev/null
+fi
+
+args=(--port "$PORT")
+if [[ -n $URL ]]; then
+  # A fresh database: drop and recreate the one the URL names.
+  name=${URL##*/}
+  case $URL in
+    postgres*)
+      admin=${URL%/*}/postgres
+      psql "$admin" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\""
+      ;;
+    mysql*)
+      mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS \`$name\`; CREATE DATABASE \`$name\`"
+      ;;
+  esac
+  args+=(--database-url "$URL")
+fi
+
+cargo build -q --example conduit
+target/debug/examples/conduit "${args[@]}" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  if curl -fs "http://127.0.0.1:$PORT/api/tags" >/dev/null; then break; fi
+  sleep 0.2
+done
+
+USERNAME=u$(date +%s)$RANDOM
+"$newman" run "$COLLECTION" \
+  --delay-request 10 \
+  --global-var "APIURL=http://127.0.0.1:$PORT/api" \
+  --global-var "USERNAME=$USERNAME" \
+  --global-var "EMAIL=$USERNAME@mail.com" \
+  --global-var "PASSWORD=password"
