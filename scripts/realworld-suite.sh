@@ -20,7 +20,9 @@ if [[ ! -x $newman ]]; then
   npm install --silent --no-audit --no-fund --prefix target/newman newman@6 >/dev/null
 fi
 
-args=(--port "$PORT")
+# Every request runs in a request scope with live N+1 detection: a statement shape repeated more
+# than twice by one line of code in one request is logged, and fails the run below.
+args=(--port "$PORT" --detect-n-plus-one 2)
 if [[ -n $URL ]]; then
   # A fresh database: drop and recreate the one the URL names.
   name=${URL##*/}
@@ -37,7 +39,8 @@ if [[ -n $URL ]]; then
 fi
 
 cargo build -q --example conduit
-target/debug/examples/conduit "${args[@]}" &
+log=$(mktemp)
+target/debug/examples/conduit "${args[@]}" 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -52,3 +55,10 @@ USERNAME=u$(date +%s)$RANDOM
   --global-var "USERNAME=$USERNAME" \
   --global-var "EMAIL=$USERNAME@mail.com" \
   --global-var "PASSWORD=password"
+
+if grep -q "duetto::n_plus_one" "$log"; then
+  echo "error: the N+1 detector reported repeated statements during the suite:" >&2
+  grep "duetto::n_plus_one" "$log" >&2
+  exit 1
+fi
+echo "N+1 detector: nothing reported during the suite"

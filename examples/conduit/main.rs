@@ -7,6 +7,7 @@
 //! cargo run --example conduit                                  # embedded SQLite, port 3000
 //! cargo run --example conduit -- --database-url postgres://…/conduit --port 8080
 //! cargo run --example conduit -- --database-url URL --migrate-only
+//! cargo run --example conduit -- --detect-n-plus-one 2    # warn when a request repeats a query
 //! ```
 //!
 //! Every list endpoint runs a constant number of statements whatever the page size (the
@@ -31,6 +32,7 @@ struct Args {
     database_url: Option<String>,
     port: u16,
     migrate_only: bool,
+    detect_n_plus_one: Option<usize>,
 }
 
 fn args() -> Args {
@@ -38,6 +40,7 @@ fn args() -> Args {
         database_url: std::env::var("DATABASE_URL").ok(),
         port: 3000,
         migrate_only: false,
+        detect_n_plus_one: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -50,8 +53,12 @@ fn args() -> Args {
                     .unwrap_or_else(|| panic!("--port needs a number"))
             }
             "--migrate-only" => args.migrate_only = true,
+            "--detect-n-plus-one" => {
+                args.detect_n_plus_one = it.next().and_then(|k| k.parse().ok());
+            }
             other => panic!(
-                "unknown flag {other}; flags: [--database-url URL] [--port N] [--migrate-only]"
+                "unknown flag {other}; flags: [--database-url URL] [--port N] [--migrate-only] \
+                 [--detect-n-plus-one K]"
             ),
         }
     }
@@ -70,6 +77,12 @@ fn main() -> duetto::Result<()> {
         return Ok(());
     }
     duetto::set_default(db);
+    // Warnings (slow queries, N+1 reports with their line of code) go to stderr.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .init();
+    duetto::observe::detect_n_plus_one(args.detect_n_plus_one);
     let rt = tokio::runtime::Runtime::new().map_err(duetto::Error::other)?;
     rt.block_on(async move {
         let app = routes::router();
