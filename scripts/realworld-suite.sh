@@ -9,7 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The official collection from ../shared/realworld when this checkout sits beside it, else the
+# byte-identical copy kept in tests/realworld (CI clones the repository elsewhere).
 COLLECTION=${COLLECTION:-../shared/realworld/Conduit.postman_collection.json}
+if [[ ! -f $COLLECTION ]]; then
+  COLLECTION=tests/realworld/Conduit.postman_collection.json
+fi
 PORT=${PORT:-3111}
 URL=${1:-}
 
