@@ -11,6 +11,11 @@ SECONDS_PER_RUN=${2:-10}
 PORT=${PORT:-3444}
 API=http://127.0.0.1:$PORT/api
 
+if ! command -v wrk >/dev/null; then
+  echo "--- installing wrk (Debian package)"
+  apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+fi
+
 name=${URL##*/}
 psql "${URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\""
 cargo build -q --release --example conduit

@@ -320,3 +320,46 @@ async fn the_tower_layer_gives_each_request_a_request_scope() {
         }
     }
 }
+
+/// Regression: a request scope kept its idle connection in its slot while its concurrent
+/// statements waited on an exhausted pool, so enough concurrent requests (each holding one idle
+/// connection, each waiting for another) stalled until the acquire timeout. Found by running wrk
+/// against the Conduit example.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_with_concurrent_statements_never_wait_on_each_others_idle_connections()
+{
+    for kind in backends() {
+        let t = common::migrated(kind).await;
+        let db = Db::connect_with(ConnectOptions::new(&t.url).max_connections(2))
+            .await
+            .unwrap();
+        users(&db).acreate(new_user("someone")).await.unwrap();
+        watchdog(
+            &format!("{kind:?}: 16 request scopes × 3 concurrent statements on 2 connections"),
+            async {
+                let mut requests = Vec::new();
+                for _ in 0..16 {
+                    let db = db.clone();
+                    requests.push(tokio::spawn(duetto::arequest_scope(async move {
+                        for _ in 0..5 {
+                            // A serial statement (leaves the connection in the slot), then three at once.
+                            users(&db).acount().await.unwrap();
+                            let (a, b, c) = tokio::try_join!(
+                                users(&db).acount(),
+                                users(&db).aexists(),
+                                users(&db).alist(),
+                            )
+                            .unwrap();
+                            assert_eq!((a, b, c.len()), (1, true, 1));
+                        }
+                    })));
+                }
+                for request in requests {
+                    request.await.unwrap();
+                }
+            },
+        )
+        .await;
+        db.close().await.unwrap();
+    }
+}

@@ -73,10 +73,13 @@ impl Sticky {
 }
 
 impl Keeper for Sticky {
-    /// Takes back a clean connection: kept if the slot is empty, else returned to the pool.
+    /// Takes back a clean connection: kept if the slot is empty and nobody may be waiting for a
+    /// connection, else returned to the pool. Keeping an idle connection while the pool is
+    /// exhausted would let requests that each park one here wait on each other for ever (each
+    /// request's concurrent statements waiting on the pool while its own connection sits idle).
     fn keep(&self, conn: PooledConn) {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
+        if slot.is_none() && !self.pool.is_exhausted() {
             *slot = Some(conn);
         } else {
             drop(slot);

@@ -125,6 +125,11 @@ impl Pool {
         self.inner.backend
     }
 
+    /// Whether every connection the pool may open is checked out, so a caller may be waiting.
+    pub(crate) fn is_exhausted(&self) -> bool {
+        self.inner.permits.available_permits() == 0
+    }
+
     /// Connections open (idle or in use), and idle ones (in sqlx's pool or hot here).
     pub(crate) fn status(&self) -> (u32, usize) {
         let hot = self.hot().len();
