@@ -7,7 +7,7 @@ use std::future::Future;
 use sea_orm::sea_query::{Alias, Asterisk, IntoCondition, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     Condition, ConnectionTrait, EntityTrait, FromQueryResult, IntoSimpleExpr, Order,
-    PartialModelTrait, QuerySelect, QueryTrait,
+    PartialModelTrait, QueryResult, QuerySelect, QueryTrait,
 };
 
 use crate::agg::Annotation;
@@ -16,14 +16,23 @@ use crate::executor::Conn;
 use crate::query::QuerySet;
 use crate::{Error, Result};
 
-/// Runs `select` on `conn` and reads every row into `T`.
-async fn rows_as<T: FromQueryResult>(select: SelectStatement, conn: Conn) -> Result<Vec<T>> {
+/// Runs `select` on `conn` and decodes every row with `decode`.
+pub(crate) async fn decoded_rows<T>(
+    select: SelectStatement,
+    conn: Conn,
+    decode: impl Fn(&QueryResult) -> std::result::Result<T, sea_orm::DbErr>,
+) -> Result<Vec<T>> {
     let stmt = conn.get_database_backend().build(&select);
     conn.query_all_raw(stmt)
         .await?
         .iter()
-        .map(|row| T::from_query_result(row, "").map_err(Error::from))
+        .map(|row| decode(row).map_err(Error::from))
         .collect()
+}
+
+/// Runs `select` on `conn` and reads every row into `T`.
+async fn rows_as<T: FromQueryResult>(select: SelectStatement, conn: Conn) -> Result<Vec<T>> {
+    decoded_rows(select, conn, |row| T::from_query_result(row, "")).await
 }
 
 impl<E: EntityTrait> QuerySet<E> {

@@ -6,7 +6,7 @@
 //! blocking twin `X` that is exactly `async_to_sync(self.aX(..))` behind the
 //! [`check_sync_allowed`](crate::bridge::check_sync_allowed) guard.
 
-mod annotate;
+pub(crate) mod annotate;
 pub(crate) mod batch;
 mod bulk_insert;
 mod iterate;

@@ -5,9 +5,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use sea_orm::sea_query::{IntoCondition, SelectStatement};
-use sea_orm::{
-    ConnectionTrait, EntityTrait, FromQueryResult, QueryResult, QueryTrait, Related, Select,
-};
+use sea_orm::{EntityTrait, FromQueryResult, QueryResult, QueryTrait, Related, Select};
 
 use crate::bridge::blocking_twin;
 use crate::query::{ModelIter, ModelStream, QuerySet};
@@ -199,12 +197,7 @@ async fn rows<E: EntityTrait, J: Joins<E>>(
     select: SelectStatement,
     conn: crate::executor::Conn,
 ) -> Result<Vec<J::Row>> {
-    let stmt = conn.get_database_backend().build(&select);
-    conn.query_all_raw(stmt)
-        .await?
-        .iter()
-        .map(|row| J::decode(row).map_err(Error::from))
-        .collect()
+    crate::query::annotate::decoded_rows(select, conn, J::decode).await
 }
 
 impl<E, J> SelectRelated<E, J>
