@@ -180,6 +180,8 @@ fn fixtures() -> Vec<Fixture> {
                 .using(&db)
                 .bulk_create(rows)
                 .unwrap();
+            // The SeaORM baseline on the same pool, outside duetto's accounting on purpose.
+            #[allow(deprecated)]
             let conn = db.conn();
             let raw = match db.backend() {
                 Backend::Sqlite => Raw::Sqlite(conn.get_sqlite_connection_pool().clone()),
@@ -207,6 +209,8 @@ fn runtime() -> Runtime {
 fn reads(c: &mut Criterion) {
     let rt = runtime();
     for f in fixtures() {
+        // The SeaORM baseline on the same pool, outside duetto's accounting on purpose.
+        #[allow(deprecated)]
         let conn = f.db.conn().clone();
         let users = user::Entity::objects().using(&f.db);
 
@@ -368,6 +372,8 @@ fn bulk(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new("SeaORM insert_many", n), &n, |b, &n| {
                 b.iter_custom(|iters| {
                     timed_inserts(&f, &rt, iters, n, notification_rows, |rows| {
+                        // The SeaORM baseline on the same pool, outside duetto's accounting on purpose.
+                        #[allow(deprecated)]
                         let conn = f.db.conn().clone();
                         rt.block_on(async move {
                             use duetto::sea_orm::TransactionTrait;

@@ -53,6 +53,8 @@ async fn prefetched(n: u64) -> duetto::Result<usize> {
 
 async fn seaorm_loader(db: Db, n: u64) -> duetto::Result<usize> {
     duetto::runtime::on_home(async move {
+        // The SeaORM baseline on the same pool, outside duetto's accounting on purpose.
+        #[allow(deprecated)]
         let conn = db.conn();
         let posts = post::Entity::find()
             .order_by_asc(post::Column::Id)

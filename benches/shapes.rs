@@ -137,6 +137,8 @@ fn raw_upsert_sql(backend: Backend) -> String {
 fn shapes(c: &mut Criterion) {
     let rt = runtime();
     for f in fixtures() {
+        // The SeaORM baseline on the same pool, outside duetto's accounting on purpose.
+        #[allow(deprecated)]
         let conn = f.db.conn().clone();
         let backend = f.db.backend();
 

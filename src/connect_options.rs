@@ -11,7 +11,10 @@ use std::time::Duration;
 ///   adds a full round trip to every query on a remote database. duetto pings only connections
 ///   that sat idle for [`test_if_idle_for`](Self::test_if_idle_for) (60 s by default), the ones
 ///   a server or firewall may have dropped.
-/// - **Connect timeout 10 s.** An unreachable or misnamed database fails within it, never hangs.
+/// - **Connect timeout 3 s, acquire timeout 10 s.** An unreachable or misnamed database fails
+///   within them, never hangs. The connect timeout also sets how fast the pool notices a server
+///   that is back after an outage: sqlx retries refused connections with a backoff capped at a
+///   fifth of it, so 3 s means a new attempt at least every 0.6 s.
 /// - **SQLite files** use WAL journaling and a pool of several connections, so reads run in
 ///   parallel with each other and with one writer; `sqlite::memory:` is one database shared by the
 ///   whole pool and kept alive as long as the [`Db`](crate::Db) is.
@@ -73,7 +76,7 @@ impl ConnectOptions {
             alias: DEFAULT_ALIAS.to_owned(),
             max_connections: None,
             min_connections: None,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
             acquire_timeout: None,
             idle_timeout: None,
             max_lifetime: None,
@@ -130,8 +133,12 @@ impl ConnectOptions {
         self
     }
 
-    /// How long connecting (and, unless [`acquire_timeout`](Self::acquire_timeout) is set,
-    /// waiting for a free pooled connection) may take before failing (default 10 s).
+    /// How long one attempt to open a connection may take before failing (default 3 s).
+    ///
+    /// While the server refuses connections (restarting, failing over), the pool tries again
+    /// with a backoff that sqlx caps at a fifth of this, so it is also how soon calls succeed
+    /// again once the server is back: up to 0.6 s with the default. Raise it for a server that
+    /// is slow to accept (one that wakes up on the first connection), at that cost.
     ///
     /// ```
     /// use std::time::Duration;
@@ -143,7 +150,8 @@ impl ConnectOptions {
         self
     }
 
-    /// How long a query may wait for a free pooled connection (default: the connect timeout).
+    /// How long a query may wait for a connection (default 10 s, or the connect timeout if that
+    /// is longer): for a free one when the pool is busy, or for the server to accept one.
     ///
     /// ```
     /// use std::time::Duration;
@@ -153,6 +161,12 @@ impl ConnectOptions {
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = Some(timeout);
         self
+    }
+
+    /// The acquire timeout in force: as set, else 10 s or the connect timeout if longer.
+    pub(crate) fn acquire_timeout_in_force(&self) -> Duration {
+        self.acquire_timeout
+            .unwrap_or_else(|| self.connect_timeout.max(Duration::from_secs(10)))
     }
 
     /// Closes connections idle for longer than this; `None` keeps them (default: sqlx's 10 min;

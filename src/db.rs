@@ -173,7 +173,12 @@ impl Db {
         });
         Ok(Db {
             inner: Arc::new(Inner {
-                pool: Pool::new(&conn, test_if_idle_for, observe),
+                pool: Pool::new(
+                    &conn,
+                    options.acquire_timeout_in_force(),
+                    test_if_idle_for,
+                    observe,
+                ),
                 conn,
                 backend,
                 url: redacted,
@@ -237,6 +242,13 @@ impl Db {
 
     /// The underlying SeaORM connection, to use SeaORM directly on the same pool.
     ///
+    /// Deprecated: statements sent on this handle take connections straight from sqlx's pool,
+    /// out of duetto's accounting. Connections duetto keeps ready for its own callers count
+    /// against sqlx's limit, so SeaORM calls on this handle can wait out their acquire timeout
+    /// while a connection sits idle, and duetto cannot tell how long the handle is used. Use
+    /// [`arun`](Self::arun) / [`run`](Self::run), which lend the same handle for the duration of
+    /// a closure under the pool's accounting.
+    ///
     /// Connections belong to duetto's home runtime. Awaiting SeaORM calls on them from another
     /// runtime may make the pool open connections there, which die with that runtime; wrap such
     /// calls in [`runtime::on_home`](crate::runtime::on_home).
@@ -247,11 +259,17 @@ impl Db {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> duetto::Result<()> {
     /// let db = duetto::Db::connect("sqlite::memory:").await?;
+    /// # #[allow(deprecated)]
     /// let conn = db.conn().clone();
     /// duetto::runtime::on_home(async move { conn.execute_unprepared("CREATE TABLE t (x INTEGER)").await })
     ///     .await??;
     /// # Ok(()) }
     /// ```
+    #[deprecated(
+        since = "0.1.0",
+        note = "bypasses the pool's accounting and can starve behind duetto's ready \
+                connections; use Db::arun / Db::run"
+    )]
     pub fn conn(&self) -> &DatabaseConnection {
         &self.inner.conn
     }
@@ -261,6 +279,11 @@ impl Db {
     /// `f` receives a clone of the SeaORM connection (cheap: it shares the pool). Use it for the
     /// SeaORM APIs that need a `DatabaseConnection` (migrations with `Migrator::up`, schema
     /// tooling). Dropping the returned future cancels the work.
+    ///
+    /// It shares the pool's accounting with querysets: it waits for a connection permit like
+    /// any caller (within the acquire timeout), and while it runs duetto keeps no connection
+    /// ready for itself, so every idle connection is one SeaORM can take. Keep `f` to what
+    /// needs SeaORM's handle: the pool's connections go through sqlx's release ping meanwhile.
     ///
     /// It cannot join a transaction: SeaORM's handle knows nothing of duetto's scopes. So inside
     /// an [`aatomic`](crate::aatomic)/[`atomic`](crate::atomic) scope on this database it
@@ -305,9 +328,12 @@ impl Db {
             });
         }
         let conn = self.inner.conn.clone();
-        on_home(async move { f(conn).await })
-            .await?
-            .map_err(Into::into)
+        let pool = self.inner.pool.clone();
+        on_home(async move {
+            let _lending = pool.lend().await?;
+            f(conn).await.map_err(Into::into)
+        })
+        .await?
     }
 
     /// Blocking twin of [`arun`](Self::arun).
@@ -336,11 +362,14 @@ impl Db {
         blocking_twin("run", async move { db.arun(f).await })
     }
 
-    /// Checks the database answers (one round trip).
+    /// Checks the database answers (one round trip), on a connection from the pool like any
+    /// statement. A connection found dead is closed and the ping tried once more on one proved
+    /// alive, so after a server restart the answer is about the server, not an old socket.
     ///
     /// # Errors
     ///
-    /// [`Error::Db`] when the database cannot be reached or the pool is closed.
+    /// [`Error::Db`] when the database cannot be reached or the pool is closed;
+    /// [`Error::ConnectionLost`] when the connection was lost again on the second try.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -349,9 +378,25 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub async fn aping(&self) -> Result<()> {
-        // SeaORM's ping checks the pool, so it may run inside a scope, unlike `arun`.
-        let conn = self.inner.conn.clone();
-        Ok(on_home(async move { conn.ping().await }).await??)
+        // A connection of its own from duetto's pool, so it may run inside a scope (it touches
+        // no transaction); a connection that fails the ping is closed, not pooled again.
+        let pool = self.inner.pool.clone();
+        let alias = self.alias.clone();
+        on_home(async move {
+            let mut conn = pool.acquire().await?;
+            let pinged = conn.ping().await;
+            drop(conn);
+            match pinged {
+                // Like any read: the connection it happened to get was dead (the server
+                // restarted); the question is whether the database answers now.
+                Err(e) if crate::connection_loss::loss(&e).is_some() => {
+                    pool.acquire_verified().await?.ping().await
+                }
+                other => other,
+            }
+            .map_err(|e| Error::from(e).lost_connection(&alias, false))
+        })
+        .await?
     }
 
     /// Blocking twin of [`aping`](Self::aping).
@@ -386,11 +431,14 @@ impl Db {
     /// ```
     pub async fn close(&self) -> Result<()> {
         let pool = self.inner.pool.clone();
-        self.arun(|conn| async move {
+        // Not through `arun`: closing must not wait for a connection permit.
+        let conn = self.inner.conn.clone();
+        on_home(async move {
             pool.close();
             conn.close_by_ref().await
         })
-        .await
+        .await??;
+        Ok(())
     }
 
     /// Blocking twin of [`close`](Self::close).
@@ -522,15 +570,21 @@ where
 
 fn sea_orm_options(options: &ConnectOptions, url: &DatabaseUrl) -> sea_orm::ConnectOptions {
     let mut sea = sea_orm::ConnectOptions::new(url.for_driver.clone());
+    // sqlx waits for a connection at most this long per try, and its backoff between refused
+    // connections is a fifth of it; duetto's pool tries again until the caller's own acquire
+    // timeout (see `Pool::checkout_from_sqlx`), so a server back after an outage is noticed
+    // within a fifth of the connect timeout, however long callers may wait.
     sea.connect_timeout(options.connect_timeout)
+        .acquire_timeout(
+            options
+                .connect_timeout
+                .min(options.acquire_timeout_in_force()),
+        )
         .sqlx_logging(options.sqlx_logging)
         .sqlx_logging_level(log::LevelFilter::Debug)
         .test_before_acquire(options.test_before_acquire);
     if let Some(idle) = options.test_if_idle_for {
         sea.test_before_acquire_if_idle_for(idle);
-    }
-    if let Some(timeout) = options.acquire_timeout {
-        sea.acquire_timeout(timeout);
     }
     if let Some(n) = options.min_connections {
         sea.min_connections(n);

@@ -176,6 +176,50 @@ pub enum Error {
         source: Option<Box<Error>>,
     },
 
+    /// The connection was lost while a statement was on it: the server restarted, shut down or
+    /// killed the session, or the network failed. The connection is closed and never reused,
+    /// and the pool checks the connections that were idle beside it before handing them out.
+    ///
+    /// A read outside a transaction scope is retried once on a fresh connection before this is
+    /// returned, since repeating it has no side effects; a write, or anything inside a scope,
+    /// never is. `might_have_committed` says whether the write may have taken effect anyway:
+    /// `true` when the statement (or the scope's `COMMIT`) was sent and no reply came, so check
+    /// before repeating it; `false` when nothing could have committed (a read, a statement inside
+    /// a transaction the server rolled back, or a server that replied it was ending the session).
+    ///
+    /// ```
+    /// use duetto::Error;
+    ///
+    /// # fn handle(err: Error) {
+    /// match err {
+    ///     Error::ConnectionLost { might_have_committed: false, .. } => {
+    ///         // Nothing took effect: safe to try again.
+    ///     }
+    ///     Error::ConnectionLost { might_have_committed: true, .. } => {
+    ///         // Look before repeating a write that may have happened.
+    ///     }
+    ///     other => eprintln!("{other}"),
+    /// }
+    /// # }
+    /// ```
+    #[error(
+        "the connection to `{alias}` was lost{}: {source}",
+        if *might_have_committed {
+            " (the write was sent and no reply came: it may have committed)"
+        } else {
+            ""
+        }
+    )]
+    ConnectionLost {
+        /// The alias of the database.
+        alias: String,
+        /// Whether the write may have taken effect (see above).
+        might_have_committed: bool,
+        /// The driver's error.
+        #[source]
+        source: DbErr,
+    },
+
     /// The home runtime that owns duetto's connections has shut down, so the call cannot run.
     #[error("duetto's home runtime has shut down; no database call can run any more")]
     RuntimeShutdown,
@@ -218,6 +262,9 @@ pub enum TransactionProblem {
     Interrupted,
     /// The scope has already ended: a task or stream started inside it outlived it.
     Ended,
+    /// The scope's connection was lost (the server restarted or ended the session): the server
+    /// rolled the transaction back.
+    ConnectionLost,
     /// The operation needs an open transaction scope and there is none.
     OutsideScope {
         /// The operation that was refused, e.g. `"select_for_update"`.
@@ -242,6 +289,9 @@ impl std::fmt::Display for TransactionProblem {
                 "the atomic scope has already ended; a task or stream started inside it \
                  outlived it (await such tasks before the scope ends)",
             ),
+            TransactionProblem::ConnectionLost => {
+                f.write_str("the connection was lost; the server rolled the transaction back")
+            }
             TransactionProblem::OutsideScope { operation } => {
                 write!(f, "{operation} cannot be used outside of an atomic scope")
             }
@@ -349,7 +399,25 @@ impl Error {
     /// Whether the database itself reported this error (so a transaction it happened in can no
     /// longer commit).
     pub(crate) fn is_from_database(&self) -> bool {
-        matches!(self, Error::Db(_) | Error::Integrity { .. })
+        matches!(
+            self,
+            Error::Db(_) | Error::Integrity { .. } | Error::ConnectionLost { .. }
+        )
+    }
+
+    /// This error as [`Error::ConnectionLost`] if it is a lost connection on `alias`;
+    /// `write_outside_scope` when the statement was a write that commits on its own.
+    pub(crate) fn lost_connection(self, alias: &str, write_outside_scope: bool) -> Self {
+        let Error::Db(source) = self else { return self };
+        match crate::connection_loss::loss(&source) {
+            Some(loss) => Error::ConnectionLost {
+                alias: alias.to_owned(),
+                might_have_committed: write_outside_scope
+                    && loss == crate::connection_loss::Loss::NoReply,
+                source,
+            },
+            None => Error::Db(source),
+        }
     }
 }
 

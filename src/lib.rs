@@ -49,6 +49,7 @@ pub mod agg;
 pub mod bridge;
 pub mod cli;
 mod connect_options;
+mod connection_loss;
 mod context;
 mod database_url;
 mod db;

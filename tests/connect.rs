@@ -151,10 +151,14 @@ fn sqlite_files_use_wal_and_a_real_pool() {
         .unwrap();
     assert_eq!(mode.to_lowercase(), "wal");
     let max =
-        t.db.conn()
-            .get_sqlite_connection_pool()
-            .options()
-            .get_max_connections();
+        t.db.run(|conn| async move {
+            Ok::<_, duetto::sea_orm::DbErr>(
+                conn.get_sqlite_connection_pool()
+                    .options()
+                    .get_max_connections(),
+            )
+        })
+        .unwrap();
     assert!(
         max > 1,
         "SQLite pool should allow parallel readers, got {max}"

@@ -148,3 +148,78 @@ async fn connections_open_with_their_statements_prepared() {
         );
     }
 }
+
+/// `Db::arun` lends SeaORM's own handle under the pool's accounting: mixed with querysets on a
+/// pool of two, no call waits while a connection sits idle in duetto's cache (the outside
+/// suite saw 24 of 25 `arun` calls time out after 30 s, and a lone one afterwards too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arun_and_ping_share_the_pool_with_querysets() {
+    use duetto::sea_orm::{ConnectionTrait, Statement};
+    for kind in common::backends() {
+        let t = common::migrated(kind).await;
+        let db = Db::connect_with(
+            ConnectOptions::new(&t.url)
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap();
+        let users = entity::user::Entity::objects().using(&db);
+        let backend = db.backend();
+        let arun = |db: Db| async move {
+            db.arun(move |conn| async move {
+                conn.query_one_raw(Statement::from_string(backend, "SELECT 1"))
+                    .await
+                    .map(|row| row.is_some())
+            })
+            .await
+        };
+        let counts = (0..25).map(|_| {
+            let users = users.clone();
+            tokio::spawn(async move { users.acount().await.map(drop) })
+        });
+        let aruns = (0..25).map(|_| tokio::spawn(arun(db.clone())));
+        let pings = (0..10).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.aping().await })
+        });
+        let (counts, aruns, pings) = watchdog(
+            "arun mixed with querysets",
+            futures_util::future::join3(
+                futures_util::future::join_all(counts),
+                futures_util::future::join_all(aruns),
+                futures_util::future::join_all(pings),
+            ),
+        )
+        .await;
+        for result in counts {
+            result
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{kind:?}: a count failed: {e}"));
+        }
+        for result in aruns {
+            assert!(result
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{kind:?}: arun failed: {e}")));
+        }
+        for result in pings {
+            result
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{kind:?}: aping failed: {e}"));
+        }
+        // A lone call of each kind afterwards answers at once.
+        let lone = tokio::time::timeout(Duration::from_secs(5), async {
+            arun(db.clone()).await.unwrap();
+            users.acount().await.unwrap();
+            db.aping().await.unwrap();
+        });
+        lone.await
+            .unwrap_or_else(|_| panic!("{kind:?}: a lone call waited after the mixed load"));
+        let status = db.pool_status();
+        assert!(
+            status.open <= 2 && status.idle as u32 <= status.open,
+            "{kind:?}: {status:?}"
+        );
+        db.close().await.unwrap();
+    }
+}

@@ -35,7 +35,14 @@ pub(crate) async fn run(
     conn: &Conn,
     statements: &[SelectStatement],
 ) -> Result<Vec<Vec<QueryResult>>, DbErr> {
-    let mut lease = conn.lease().await?;
+    read_surviving_loss!(conn, |lease| exchange(lease, statements))
+}
+
+/// The batch as one exchange on `lease`.
+async fn exchange(
+    lease: &mut crate::pool::PooledConn,
+    statements: &[SelectStatement],
+) -> Result<Vec<Vec<QueryResult>>, DbErr> {
     match lease.backend() {
         DbBackend::Sqlite => {
             let mut results = Vec::with_capacity(statements.len());

@@ -19,6 +19,9 @@
 //!                 BEGIN read │                                        ▲   (server rolls back;
 //!                         ▼  │                                        │    SQLite: ROLLBACK
 //!                    in transaction ──── released unfinished ─────────┘    queued, then pooled)
+//!
+//!   any exchange that ends in a lost connection (I/O error, EOF, fatal server error)
+//!        ──▶ broken ──▶ closed; hot connections idle since before it become suspect
 //! ```
 //!
 //! - A **clean** connection goes back as it is (to its request scope, or hot into the pool, see
@@ -28,15 +31,57 @@
 //!   half-read) leaves the connection **interrupted**: the server may still run the statement,
 //!   may hold a transaction whose `BEGIN` reply never arrived, and the driver's buffers may hold
 //!   half a reply. It is never reused: it is closed, and the server rolls back what it had open.
-//! - **In transaction** (a scope's `BEGIN` completed): the connection belongs to the scope until
+//!   On PostgreSQL, whose driver knows how many replies it still owes, an interrupted connection
+//!   is drained instead: in the background, within a bound, the abandoned replies are read and
+//!   discarded (then a `ROLLBACK` if a transaction may be open), and it goes back to the pool.
+//! - **In transaction** (a scope's `BEGIN` was sent): the connection belongs to the scope until
 //!   its `COMMIT`/`ROLLBACK` completes. Released any other way (the scope was dropped), it is
-//!   closed like an interrupted one.
+//!   rolled back (PostgreSQL, SQLite) or closed (MySQL) like an interrupted one.
+//! - **Broken**: an exchange ended in an error that means the connection is gone (see
+//!   [`crate::connection_loss`]). It is closed, never reused, and every hot connection that went
+//!   idle before the loss is checked before its next use (see [`crate::pool`]).
+//!
+//! # Lost connections
+//!
+//! A read outside a transaction scope whose connection turns out lost is sent once more, on a
+//! connection that has proved alive since (see [`Runner::reading`]): repeating a read has no
+//! side effects, so a server restart is invisible to readers. A write, or any statement inside
+//! a scope, is never repeated: it fails with [`Error::ConnectionLost`], which says whether the
+//! write might have committed.
 //!
 //! Inside a scope the connection is shared: statements of the body, of the streams it reads and
 //! of the tasks it spawned take it in turn, each for one exchange (a stream for one chunk). The
 //! scope's end waits for the exchange in flight, then closes the scope: later statements from a
 //! task that outlived it get [`TransactionProblem::Ended`]. A scope whose connection was
 //! interrupted can only roll back, and says so with [`TransactionProblem::Interrupted`].
+
+/// Runs one read exchange, `$exchange` with `$c` bound to a `&mut PooledConn`, on `$conn`. If
+/// `$conn`'s reads survive a lost connection ([`Conn::retries_reads`]) and the exchange found
+/// its connection lost, it runs once more on a connection proved alive since (so `$exchange`
+/// must be repeatable). A macro, not a function over an async closure: the future of a generic
+/// async closure cannot be proved `Send` for every lifetime it borrows.
+macro_rules! read_surviving_loss {
+    ($conn:expr, |$c:ident| $exchange:expr) => {{
+        let conn: &$crate::executor::Conn = $conn;
+        let first = {
+            // Released (closed, if broken) before the retry takes its own: a pool of one must
+            // not wait on itself.
+            let mut lease = conn.lease().await?;
+            let $c: &mut $crate::pool::PooledConn = &mut lease;
+            $exchange.await
+        };
+        match (conn.retry_source(), first) {
+            (Some(source), Err(e)) if $crate::connection_loss::loss(&e).is_some() => {
+                log::debug!("duetto: a read found its connection lost; sending it again: {e}");
+                let mut fresh = source.acquire_verified().await?;
+                fresh.issued_by(conn.origin().cloned());
+                let $c: &mut $crate::pool::PooledConn = &mut fresh;
+                $exchange.await
+            }
+            (_, first) => first,
+        }
+    }};
+}
 
 pub(crate) mod batch;
 mod request;
@@ -67,6 +112,8 @@ pub(crate) struct Conn {
     /// Reported with each statement (see [`crate::observe`]); carried here rather than in a
     /// task-local so a statement pays nothing per poll for it.
     origin: Option<Origin>,
+    /// Its statements only read, so one that finds its connection lost may be sent again.
+    reads: bool,
 }
 
 /// Where a [`Conn`]'s statements run.
@@ -114,6 +161,14 @@ impl Source {
         }
     }
 
+    /// A connection proved alive since the last loss (see [`Pool::acquire_verified`]).
+    pub(crate) async fn acquire_verified(&self) -> std::result::Result<PooledConn, DbErr> {
+        match self {
+            Source::Pool(pool) => pool.acquire_verified().await,
+            Source::Sticky(sticky) => sticky.acquire_verified().await,
+        }
+    }
+
     pub(crate) fn backend(&self) -> DbBackend {
         match self {
             Source::Pool(pool) => pool.backend(),
@@ -138,7 +193,11 @@ pub(crate) fn connection_for(db: &Db) -> Conn {
         Some(scope) => At::Scoped(scope, Refusal::default()),
         None => At::Own(source_for(db)),
     };
-    Conn { at, origin: None }
+    Conn {
+        at,
+        origin: None,
+        reads: false,
+    }
 }
 
 /// The innermost scope open on `db` around the caller, if any.
@@ -175,6 +234,20 @@ impl Conn {
         };
         lease.issued_by(self.origin.clone());
         Ok(lease)
+    }
+
+    /// Whether this connection's reads survive a lost connection (see
+    /// [`read_surviving_loss!`]).
+    pub(crate) fn retries_reads(&self) -> bool {
+        self.retry_source().is_some()
+    }
+
+    /// Where a read that found its connection lost gets another, if it may retry at all.
+    fn retry_source(&self) -> Option<&Source> {
+        match &self.at {
+            At::Own(source) if self.reads => Some(source),
+            _ => None,
+        }
     }
 
     /// Replaces a refusal that crossed SeaORM as a `DbErr` by the error it stands for.
@@ -221,12 +294,18 @@ impl ConnectionTrait for Conn {
         if let At::Nothing(_) = self.at {
             return Ok(None);
         }
+        if self.retries_reads() {
+            return read_surviving_loss!(self, |c| c.query_one(stmt.clone()));
+        }
         self.lease().await?.query_one(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
         if let At::Nothing(_) = self.at {
             return Ok(Vec::new());
+        }
+        if self.retries_reads() {
+            return read_surviving_loss!(self, |c| c.query_all(stmt.clone()));
         }
         self.lease().await?.query_all(stmt).await
     }
@@ -327,6 +406,7 @@ impl From<String> for Using {
 /// it there, on the home runtime.
 pub(crate) struct Runner {
     using: Using,
+    reads: bool,
     locking: bool,
     locking_tables: bool,
     nothing: bool,
@@ -342,12 +422,22 @@ impl Runner {
     pub(crate) fn new(using: Using, locking: bool) -> Runner {
         Runner {
             using,
+            reads: false,
             locking,
             locking_tables: false,
             nothing: false,
             site: Location::caller(),
             relation: None,
         }
+    }
+
+    /// Declares that the operation only reads: outside a transaction scope, a statement of it
+    /// that finds its connection lost is sent once more on a connection proved alive since.
+    /// Never for anything that writes, even through `SELECT` (a function with side effects, a
+    /// `RETURNING` clause): repeating it could apply it twice.
+    pub(crate) fn reading(mut self) -> Runner {
+        self.reads = true;
+        self
     }
 
     /// Answers reads with no rows and sends nothing (a `none()` queryset).
@@ -389,6 +479,7 @@ impl Runner {
             });
         }
         let mut conn = connection_for(db);
+        conn.reads = self.reads && !self.locking;
         if self.nothing {
             conn.at = At::Nothing(db.backend());
         }
@@ -420,17 +511,21 @@ impl Runner {
     }
 
     /// Runs `f` on [`connection`](Self::connection), on the home runtime. A database error in
-    /// a scope marks that scope broken.
+    /// a scope marks that scope broken; a lost connection is [`Error::ConnectionLost`].
     pub(crate) async fn run<F, Fut, T>(self, f: F) -> Result<T>
     where
         F: FnOnce(Conn) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = self.connection()?;
+        let db = self.db()?;
+        let conn = self.connection_on(&db)?;
         let outcome = on_home(f(conn.clone())).await?;
         outcome.map_err(|error| {
-            let error = conn.explain(error);
+            let write_outside_scope = !self.reads && conn.scope().is_none();
+            let error = conn
+                .explain(error)
+                .lost_connection(db.alias(), write_outside_scope);
             if let (true, Some(scope)) = (error.is_from_database(), conn.scope()) {
                 scope.mark_broken(&error);
             }

@@ -72,6 +72,17 @@ impl Sticky {
     }
 }
 
+impl Sticky {
+    /// A connection proved alive since the last loss (see [`Pool::acquire_verified`]), which
+    /// comes back here when released clean.
+    pub(crate) async fn acquire_verified(self: &Arc<Self>) -> Result<PooledConn, DbErr> {
+        let mut conn = self.pool.acquire_verified().await?;
+        let keeper: Arc<dyn Keeper> = self.clone();
+        conn.keep_in(Arc::downgrade(&keeper));
+        Ok(conn)
+    }
+}
+
 impl Keeper for Sticky {
     /// Takes back a clean connection: kept if the slot is empty and nobody may be waiting for a
     /// connection, else returned to the pool. Keeping an idle connection while the pool is

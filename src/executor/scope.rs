@@ -153,6 +153,9 @@ impl Scope {
         if conn.is_interrupted() {
             return Err(self.error(TransactionProblem::Interrupted));
         }
+        if conn.is_broken() {
+            return Err(self.error(TransactionProblem::ConnectionLost));
+        }
         let owed = std::mem::take(&mut *lock(&self.held.owed));
         for sql in owed {
             conn.execute_unprepared(&sql).await?;
@@ -172,6 +175,10 @@ impl Scope {
             // Nothing more can be said on this connection: close it, the server rolls back.
             conn.release();
             return Err(self.error(TransactionProblem::Interrupted));
+        }
+        if conn.is_broken() {
+            conn.release();
+            return Err(self.error(TransactionProblem::ConnectionLost));
         }
         let owed = std::mem::take(&mut *lock(&self.held.owed));
         for sql in owed {

@@ -5,6 +5,10 @@
 //! connection from an interrupted one: SeaORM and sqlx release a connection the same way whether
 //! its last exchange finished or its future was dropped half-way, and sqlx's release-time ping
 //! cannot see an open transaction (PostgreSQL) or recover a half-read prepare (MySQL).
+//!
+//! The same ownership makes it responsible for what sqlx's release ping also did: noticing a
+//! dead socket. Every exchange's error is classified ([`crate::connection_loss`]); one that
+//! means the connection is gone leaves it *broken*, closed on release, and tells the pool.
 
 use futures_util::stream::{BoxStream, StreamExt};
 use sea_orm::sea_query::Values;
@@ -19,7 +23,13 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::Pool;
+use crate::connection_loss;
 use crate::observe::{Observation, Origin};
+
+/// How long an interrupted PostgreSQL connection may take to read and discard the replies of
+/// the exchange its caller abandoned before it is closed instead of kept.
+#[cfg(feature = "postgres")]
+const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where a clean connection goes when its user releases it, if not straight back to the pool:
 /// a request scope that keeps one connection between its statements. A keeper that does not
@@ -87,19 +97,33 @@ macro_rules! on_raw {
 /// |---|---|---|
 /// | clean | checked out; an exchange completed; `COMMIT`/`ROLLBACK` completed | back to the pool, no round trip |
 /// | exchange open | a statement was sent and its reply not fully read yet | (only if dropped now) discarded |
-/// | in transaction | `BEGIN` completed | discarded |
+/// | in transaction | `BEGIN` sent | PostgreSQL: drained, rolled back, pooled; else discarded |
+/// | interrupted | dropped while an exchange was open | PostgreSQL: drained, pooled; else discarded |
+/// | broken | an exchange ended in a lost connection | discarded, and older hot connections suspect |
 ///
 /// An exchange is open from the moment a statement starts until its last reply is read. A
 /// connection released while one is open was *interrupted* (its future was dropped: a timeout, a
 /// `select!`, an aborted task): the server may still be executing, may hold a transaction opened
-/// by a `BEGIN` whose reply never came, and sqlx's buffers may hold half a reply. Such a
-/// connection is closed, never reused: the server then rolls back whatever it had open. The same
-/// goes for a connection released inside a transaction (its scope was dropped without finishing).
+/// by a `BEGIN` whose reply never came, and sqlx's buffers may hold half a reply. The same goes
+/// for a connection released inside a transaction (its scope was dropped without finishing).
+///
+/// sqlx's PostgreSQL connection counts the replies it still owes (`ReadyForQuery`) and reads
+/// and discards them before its next exchange, so such a connection is *drained* in the
+/// background: a `Sync` round trip (or a `ROLLBACK` when a transaction may be open) within
+/// [`DRAIN_WITHIN`], holding its caller's permit meanwhile, and it goes back to the pool. If
+/// the server does not finish in time, or anything fails, it is closed, and the server rolls
+/// back whatever it had open. MySQL connections are closed: sqlx does not track a half-read
+/// prepare reply, so nothing can tell where the stream of replies is. SQLite runs every
+/// statement to its end, so only a `ROLLBACK` is queued.
+///
+/// A *broken* connection (see [`crate::connection_loss`]) is always closed: there is no
+/// conversation left to drain.
 pub(crate) struct PooledConn {
     raw: Option<Raw>,
     backend: DbBackend,
     exchange_open: bool,
     in_transaction: bool,
+    broken: bool,
     /// Where a clean connection goes back to, and the caller's right to hold one.
     pool: Pool,
     permit: Option<OwnedSemaphorePermit>,
@@ -124,6 +148,7 @@ impl PooledConn {
             raw: Some(raw),
             exchange_open: false,
             in_transaction: false,
+            broken: false,
             pool,
             permit: Some(permit),
             first_seen,
@@ -151,9 +176,54 @@ impl PooledConn {
         self.exchange_open
     }
 
-    /// Records whether a transaction is open on this connection (after `BEGIN` / `COMMIT`).
+    /// Whether an exchange found the connection lost: nothing may run on it any more.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Records whether a transaction may be open on this connection: from the moment `BEGIN`
+    /// is sent until `COMMIT`/`ROLLBACK` completes.
     pub(crate) fn set_in_transaction(&mut self, open: bool) {
         self.in_transaction = open;
+    }
+
+    /// Gives up the caller's permit (the connection is about to be dropped and the caller
+    /// tries another).
+    pub(super) fn take_permit(&mut self) -> Option<OwnedSemaphorePermit> {
+        self.permit.take()
+    }
+
+    /// Marks the connection broken if `err` means it is gone (see [`crate::connection_loss`]).
+    fn note_failure(&mut self, err: &DbErr) {
+        if connection_loss::loss(err).is_some() {
+            self.broken = true;
+            self.pool.saw_loss();
+        }
+    }
+
+    /// Refuses to start an exchange on a connection that cannot take one.
+    fn check_usable(&self) -> Result<(), DbErr> {
+        if self.exchange_open {
+            return Err(interrupted());
+        }
+        if self.broken {
+            return Err(lost());
+        }
+        Ok(())
+    }
+
+    /// One round trip proving the connection answers (sqlx's ping: `Sync` on PostgreSQL,
+    /// `COM_PING` on MySQL); a failure leaves it broken.
+    pub(crate) async fn ping(&mut self) -> Result<(), DbErr> {
+        self.check_usable()?;
+        self.exchange_open = true;
+        let out = on_raw!(self.raw(), c => sqlx::Connection::ping(c).await);
+        self.exchange_open = false;
+        out.map_err(|e| {
+            let e = sqlx_error_to_query_err(e);
+            self.note_failure(&e);
+            e
+        })
     }
 
     fn raw(&mut self) -> &mut Raw {
@@ -162,8 +232,9 @@ impl PooledConn {
             .expect("a pooled connection holds its raw connection until dropped")
     }
 
-    /// Runs `exchange` with the exchange marked open; only its completion (success or a server
-    /// error, both of which leave the protocol in step) marks it closed again. The exchange runs
+    /// Runs `exchange` with the exchange marked open; only its completion marks it closed again.
+    /// A completion with an error that means the connection is gone (an I/O error, EOF, a
+    /// fatal server error) leaves it broken; any other server error left the protocol in step. The exchange runs
     /// in its statement's span and its outcome (`rows` counts what it returned or affected) is
     /// recorded for the observers (see `crate::observe`).
     async fn exchange<T>(
@@ -172,9 +243,9 @@ impl PooledConn {
         rows: impl FnOnce(&T) -> u64,
         exchange: impl AsyncFnOnce(&mut Raw) -> Result<T, DbErr>,
     ) -> Result<T, DbErr> {
-        if self.exchange_open {
+        if let Err(e) = self.check_usable() {
             observation.discard();
-            return Err(interrupted());
+            return Err(e);
         }
         self.exchange_open = true;
         // Entering a span no subscriber wants costs more than the rest of the observation.
@@ -186,6 +257,9 @@ impl PooledConn {
                 .await
         };
         self.exchange_open = false;
+        if let Err(e) = &out {
+            self.note_failure(e);
+        }
         observation.finish(out.as_ref().map(rows));
         out
     }
@@ -307,14 +381,16 @@ impl PooledConn {
     /// The rows of `stmt`, read as they arrive. The exchange stays open until the stream has
     /// been read to its end, so a stream dropped half-read leaves the connection interrupted.
     pub(crate) fn fetch(&mut self, stmt: Statement) -> BoxStream<'_, Result<QueryResult, DbErr>> {
-        if self.exchange_open {
-            return futures_util::stream::once(async { Err(interrupted()) }).boxed();
+        if let Err(e) = self.check_usable() {
+            return futures_util::stream::once(async { Err(e) }).boxed();
         }
         let (sql, values) = parts(stmt);
         let observation = self.observe(&sql, Some(&values.0));
         let span = observation.span().clone();
         self.exchange_open = true;
         let exchange_open = &mut self.exchange_open;
+        let broken = &mut self.broken;
+        let pool = &self.pool;
         let raw = self.raw.as_mut().expect("held until dropped");
         let rows: BoxStream<'_, Result<QueryResult, DbErr>> = on_raw!(raw, c => {
             sqlx::query_with(sqlx::AssertSqlSafe(sql), values)
@@ -337,6 +413,10 @@ impl PooledConn {
                     std::task::Poll::Ready(Some(Ok(row)))
                 }
                 Some(Err(e)) => {
+                    if connection_loss::loss(&e).is_some() {
+                        *broken = true;
+                        pool.saw_loss();
+                    }
                     *failed = Some(e.to_string());
                     std::task::Poll::Ready(Some(Err(e)))
                 }
@@ -359,15 +439,71 @@ fn interrupted() -> DbErr {
     DbErr::Custom("this connection was interrupted mid-statement and cannot be reused".into())
 }
 
+fn lost() -> DbErr {
+    DbErr::Custom("this connection was lost and cannot be reused".into())
+}
+
 /// A statement's SQL and its values, ready to bind.
 fn parts(stmt: Statement) -> (String, SqlxValues) {
     let values = stmt.values.unwrap_or(Values(Vec::new()));
     (stmt.sql, SqlxValues(values))
 }
 
+/// Closes a connection without a word to the server. Detaching frees its pool slot at once;
+/// dropping the socket makes the server end the session and roll back what it had open.
+fn close(raw: Raw) {
+    match raw {
+        #[cfg(feature = "postgres")]
+        Raw::Postgres(conn) => drop(conn.detach()),
+        #[cfg(feature = "mysql")]
+        Raw::MySql(conn) => drop(conn.detach()),
+        #[cfg(feature = "sqlite")]
+        Raw::Sqlite(conn) => drop(conn.detach()),
+    }
+}
+
+impl PooledConn {
+    /// Drains an interrupted PostgreSQL connection in the background and pools it again, or
+    /// closes it (see the type's docs). It keeps its caller's permit until then, so the pool
+    /// never counts it as free while it is still talking to the server.
+    #[cfg(feature = "postgres")]
+    fn drain(&mut self, mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return drop(conn.detach());
+        };
+        let permit = self.permit.take();
+        let pool = self.pool.clone();
+        let first_seen = self.first_seen;
+        // From `BEGIN` sent until `COMMIT`/`ROLLBACK` read, the server may hold a transaction.
+        let rollback = self.in_transaction;
+        runtime.spawn(async move {
+            let _permit = permit;
+            let settled = tokio::time::timeout(DRAIN_WITHIN, async {
+                use sqlx::{Connection, Executor};
+                // Both first read and discard every reply still owed to the abandoned exchange.
+                if rollback {
+                    (&mut *conn).execute("ROLLBACK").await.map(drop)
+                } else {
+                    conn.ping().await
+                }
+            })
+            .await;
+            match settled {
+                Ok(Ok(())) => pool.put_back(Raw::Postgres(conn), first_seen),
+                _ => drop(conn.detach()),
+            }
+        });
+    }
+}
+
 impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(raw) = self.raw.take() else { return };
+        if self.broken {
+            log::debug!("duetto: {:?} connection lost; closed", self.backend);
+            // Detaching frees its pool slot at once; there is nothing to say to the server.
+            return close(raw);
+        }
         if !self.exchange_open && !self.in_transaction {
             // Clean: back to its request scope if that still lives (still in use, so with its
             // permit), else hot in the pool, no round trip.
@@ -377,6 +513,7 @@ impl Drop for PooledConn {
                     backend: self.backend,
                     exchange_open: false,
                     in_transaction: false,
+                    broken: false,
                     pool: self.pool.clone(),
                     permit: self.permit.take(),
                     first_seen: self.first_seen,
@@ -397,11 +534,11 @@ impl Drop for PooledConn {
             }
         );
         match raw {
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(conn) => self.drain(conn),
             // Interrupted or inside a transaction: close it. Detaching frees its pool slot at
             // once; dropping the socket makes the server end the session and roll back what it
             // had open.
-            #[cfg(feature = "postgres")]
-            Raw::Postgres(conn) => drop(conn.detach()),
             #[cfg(feature = "mysql")]
             Raw::MySql(conn) => drop(conn.detach()),
             // SQLite runs each statement to its end on the connection's worker thread even when

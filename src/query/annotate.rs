@@ -58,7 +58,7 @@ impl<E: EntityTrait> QuerySet<E> {
         T: FromQueryResult + Send + 'static,
     {
         let select = self.build().into_query();
-        self.runner().run(move |conn| rows_as::<T>(select, conn))
+        self.reader().run(move |conn| rows_as::<T>(select, conn))
     }
 
     /// Blocking twin of [`alist_as`](Self::alist_as).
@@ -156,7 +156,7 @@ impl<E: EntityTrait> QuerySet<E> {
         P: PartialModelTrait + Send + 'static,
     {
         let select = P::select_cols(self.build().select_only()).into_query();
-        self.runner().run(move |conn| rows_as::<P>(select, conn))
+        self.reader().run(move |conn| rows_as::<P>(select, conn))
     }
 
     /// Blocking twin of [`alist_partial`](Self::alist_partial).
@@ -376,7 +376,7 @@ impl<E: EntityTrait> Annotated<E> {
         T: FromQueryResult + Send + 'static,
     {
         let (qs, annotations) = (self.qs.clone(), self.annotations.clone());
-        self.qs.runner().run(move |conn| {
+        self.qs.reader().run(move |conn| {
             let select = Self::statement(&qs, &annotations, conn.get_database_backend());
             rows_as::<T>(select, conn)
         })
@@ -606,7 +606,7 @@ impl<E: EntityTrait> Grouped<E> {
     {
         let grouped = self.clone();
         let sliced = self.qs.is_sliced();
-        self.qs.runner().run(move |conn| async move {
+        self.qs.reader().run(move |conn| async move {
             if sliced {
                 return Err(Error::NotSupported {
                     operation: "values",

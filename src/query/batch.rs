@@ -247,6 +247,7 @@ pub fn abatch<B: Batch>(reads: B) -> impl Future<Output = Result<B::Output>> + S
             statements.push(statement);
         }
         let results = Runner::new(Using::Db(db), false)
+            .reading()
             .run(move |conn| async move { Ok(executor::batch::run(&conn, &statements).await?) })
             .await?;
         decode(results)

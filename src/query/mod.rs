@@ -480,6 +480,13 @@ impl<E: EntityTrait> QuerySet<E> {
             .locking_tables(!self.lock_of.is_empty())
     }
 
+    /// What runs a read: like [`runner`](Self::runner), and a statement that finds its
+    /// connection lost outside a scope is sent once more (see `Runner::reading`).
+    #[track_caller]
+    pub(crate) fn reader(&self) -> Runner {
+        self.runner().reading()
+    }
+
     /// What runs a write that creates rows: like [`runner`](Self::runner), but a `none()`
     /// queryset creates like any other.
     #[track_caller]

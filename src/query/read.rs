@@ -83,7 +83,7 @@ impl<E: EntityTrait> QuerySet<E> {
         let mut qs = self.clone().filter(cond);
         qs.limit = Some(qs.limit.map_or(MAX_GET_RESULTS, |n| n.min(MAX_GET_RESULTS)));
         let select = qs.build();
-        qs.runner().run(move |conn| async move {
+        qs.reader().run(move |conn| async move {
             let mut rows = select.all(&conn).await?;
             match rows.len() {
                 1 => Ok(rows.pop().expect("one row")),
@@ -174,7 +174,7 @@ impl<E: EntityTrait> QuerySet<E> {
 
     async fn fetch_one(qs: Self) -> Result<Option<E::Model>> {
         let select = qs.build();
-        qs.runner()
+        qs.reader()
             .run(move |conn| async move { Ok(select.one(&conn).await?) })
             .await
     }
@@ -347,7 +347,7 @@ impl<E: EntityTrait> QuerySet<E> {
     #[track_caller]
     pub fn acount(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         let stmt = self.count_query();
-        self.runner().run(move |conn| async move {
+        self.reader().run(move |conn| async move {
             let backend = conn.get_database_backend();
             let row = conn.query_one_raw(backend.build(&stmt)).await?;
             Ok(count_of(row.as_ref())?)
@@ -401,7 +401,7 @@ impl<E: EntityTrait> QuerySet<E> {
     #[track_caller]
     pub fn aexists(&self) -> impl Future<Output = Result<bool>> + Send + 'static {
         let stmt = self.exists_query();
-        self.runner().run(move |conn| async move {
+        self.reader().run(move |conn| async move {
             let stmt = conn.get_database_backend().build(&stmt);
             Ok(conn.query_one_raw(stmt).await?.is_some())
         })
@@ -486,7 +486,7 @@ impl<E: EntityTrait> QuerySet<E> {
     #[track_caller]
     pub fn alist(&self) -> impl Future<Output = Result<Vec<E::Model>>> + Send + 'static {
         let select = self.build();
-        self.runner()
+        self.reader()
             .run(move |conn| async move { Ok(select.all(&conn).await?) })
     }
 
@@ -620,7 +620,7 @@ impl<E: EntityTrait> QuerySet<E> {
         T: TryGetableMany + Send + 'static,
     {
         let select = self.build().select_only().columns(cols);
-        self.runner()
+        self.reader()
             .run(move |conn| async move { Ok(select.into_tuple::<T>().all(&conn).await?) })
     }
 
@@ -677,7 +677,7 @@ impl<E: EntityTrait> QuerySet<E> {
         let aggregates: Vec<Aggregate> = aggregates.into_iter().collect();
         let sliced = self.is_sliced();
         let filtered = self.filtered();
-        let runner = self.runner();
+        let runner = self.reader();
         async move {
             if sliced {
                 return Err(Error::NotSupported {
@@ -739,7 +739,7 @@ impl<E: EntityTrait> QuerySet<E> {
     #[track_caller]
     pub fn aexplain(&self) -> impl Future<Output = Result<String>> + Send + 'static {
         let select = self.build();
-        self.runner().run(move |conn| async move {
+        self.reader().run(move |conn| async move {
             let backend = conn.get_database_backend();
             let stmt = select.build(backend);
             let prefix = match backend {

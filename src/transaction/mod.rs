@@ -124,10 +124,11 @@ async fn begin(db: &Db, options: &AtomicOptions) -> Result<Arc<Scope>> {
     let statements = begin_statements(source.backend(), options);
     let conn = on_home(issued_on(db.alias(), async move {
         let mut conn = source.acquire().await?;
+        // From the moment the first statement is sent the server may hold a transaction for
+        // us: a connection released before `BEGIN`'s reply must be rolled back or closed.
+        conn.set_in_transaction(true);
         for sql in &statements {
             conn.execute_unprepared(sql).await?;
-            // From the first statement on the server may hold a transaction for us.
-            conn.set_in_transaction(true);
         }
         Ok::<_, sea_orm::DbErr>(conn)
     }))
@@ -285,6 +286,15 @@ async fn end(scope: &Scope, commit: bool) -> Result<bool> {
         conn.release();
     }
     if let Err(e) = ended {
+        // A COMMIT whose reply never came may have committed: say so rather than "rolled back".
+        let loss = crate::connection_loss::loss(&e);
+        if let (Some(loss), 0, true) = (loss, scope.depth(), commit) {
+            return Err(Error::ConnectionLost {
+                alias: scope.alias().to_owned(),
+                might_have_committed: loss == crate::connection_loss::Loss::NoReply,
+                source: e,
+            });
+        }
         return Err(Error::transaction_because(scope.alias(), problem, e));
     }
     match broken {

@@ -297,7 +297,7 @@ where
     #[track_caller]
     pub fn alist(&self) -> impl Future<Output = Result<Vec<J::Row>>> + Send + 'static {
         let select = Self::build(&self.qs);
-        self.qs.runner().run(move |conn| rows::<E, J>(select, conn))
+        self.qs.reader().run(move |conn| rows::<E, J>(select, conn))
     }
 
     /// Blocking twin of [`alist`](Self::alist).
@@ -337,7 +337,7 @@ where
         let mut qs = self.qs.clone().ordered_by_default();
         qs.limit = Some(1);
         let select = Self::build(&qs);
-        qs.runner().run(move |conn| async move {
+        qs.reader().run(move |conn| async move {
             Ok(rows::<E, J>(select, conn).await?.into_iter().next())
         })
     }
@@ -389,7 +389,7 @@ where
         let mut qs = self.qs.clone().filter(cond);
         qs.limit = Some(qs.limit.map_or(21, |n| n.min(21)));
         let select = Self::build(&qs);
-        qs.runner().run(move |conn| async move {
+        qs.reader().run(move |conn| async move {
             let mut rows = rows::<E, J>(select, conn).await?;
             match rows.len() {
                 1 => Ok(rows.pop().expect("one row")),
@@ -446,7 +446,7 @@ where
         let select = Self::build(&qs);
         ModelStream::of_statement(
             move |backend| backend.build(&select),
-            qs.runner(),
+            qs.reader(),
             chunk,
             J::decode,
         )

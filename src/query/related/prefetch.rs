@@ -455,7 +455,7 @@ where
     ) -> impl Future<Output = Result<Vec<(E::Model, L::Output)>>> + Send + 'static {
         let select = self.qs.build();
         let loader = self.loader.clone();
-        self.qs.runner().run(move |conn| async move {
+        self.qs.reader().run(move |conn| async move {
             let parents = select.all(&conn).await?;
             let cx = LoadContext { conn };
             let loaded = loader.load(&parents, &cx).await?;
@@ -583,10 +583,12 @@ where
     L: Prefetch<P>,
 {
     let parents = parents.to_vec();
-    Runner::new(using.into(), false).run(move |conn| async move {
-        let cx = LoadContext { conn };
-        loader.load(&parents, &cx).await
-    })
+    Runner::new(using.into(), false)
+        .reading()
+        .run(move |conn| async move {
+            let cx = LoadContext { conn };
+            loader.load(&parents, &cx).await
+        })
 }
 
 /// Blocking twin of [`aprefetch_related_objects`].
