@@ -24,6 +24,9 @@ cargo bench --bench dashboard 2>&1 | tee "$out/dashboard.txt"
 cargo bench --bench load 2>&1 | tee "$out/load.txt"
 cargo bench --bench relations 2>&1 | tee "$out/relations.txt"
 cargo bench --bench shapes -- --warm-up-time 1 --measurement-time 3 2>&1 | tee "$out/shapes.txt"
+# Recovery from server faults: restarts the fault servers of scripts/fault-servers.sh (never the
+# main ones).
+(set -a; eval "$(scripts/fault-servers.sh --env)"; set +a; cargo bench --bench recovery 2>&1 | tee "$out/recovery.txt")
 # Observability overhead in instructions (needs valgrind): per-call = (I(6000) - I(2000)) / 4000.
 if command -v valgrind >/dev/null; then
   cargo bench --bench pk_loop --no-run

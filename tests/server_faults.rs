@@ -735,7 +735,22 @@ async fn a_network_that_stalls() {
             .collect();
         tokio::time::sleep(Duration::from_millis(500)).await;
         proxy.stall(true);
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        let stalled_at = Instant::now();
+        // A caller with no deadline of its own that needs a new connection gets a clear error
+        // within the connect timeout: the handshake is never answered.
+        let connecting = Db::connect_with(
+            ConnectOptions::new(proxy.url_for(t.url())).connect_timeout(Duration::from_secs(1)),
+        );
+        let refused = tokio::time::timeout(Duration::from_secs(5), connecting)
+            .await
+            .unwrap_or_else(|_| panic!("{}: connecting to a stalled server hung", server.name()));
+        assert!(
+            matches!(refused, Err(duetto::Error::Connect { .. })),
+            "{}: connecting to a stalled server: {:?}",
+            server.name(),
+            refused.map(|_| ())
+        );
+        tokio::time::sleep(Duration::from_secs(3).saturating_sub(stalled_at.elapsed())).await;
         proxy.stall(false);
         let back = Instant::now();
         tokio::time::sleep(Duration::from_secs(3)).await;
