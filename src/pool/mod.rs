@@ -222,16 +222,27 @@ impl Pool {
     /// Checks a connection out, clean: the most recently used hot one, else one from sqlx.
     pub(crate) async fn acquire(&self) -> Result<PooledConn, DbErr> {
         let deadline = self.deadline();
-        let permit = self.permit(deadline).await?;
-        if let Some(hot) = self.take_hot() {
-            return Ok(PooledConn::new(
+        match self.checkout_hot(self.permit(deadline).await?) {
+            Ok(conn) => Ok(conn),
+            Err(permit) => self.checkout_from_sqlx(permit, deadline).await,
+        }
+    }
+
+    /// The most recently used hot connection fit to hand out, under `permit`; the permit back
+    /// when there is none.
+    fn checkout_hot(
+        &self,
+        permit: OwnedSemaphorePermit,
+    ) -> std::result::Result<PooledConn, OwnedSemaphorePermit> {
+        match self.take_hot() {
+            Some(hot) => Ok(PooledConn::new(
                 hot.raw,
                 self.clone(),
                 permit,
                 hot.first_seen,
-            ));
+            )),
+            None => Err(permit),
         }
-        self.checkout_from_sqlx(permit, deadline).await
     }
 
     /// Checks a connection out for a retry after a lost connection: a hot one (every hot one is
@@ -240,15 +251,10 @@ impl Pool {
     /// may be dead too; each that fails its ping is closed and the next one tried.
     pub(crate) async fn acquire_verified(&self) -> Result<PooledConn, DbErr> {
         let deadline = self.deadline();
-        let mut permit = self.permit(deadline).await?;
-        if let Some(hot) = self.take_hot() {
-            return Ok(PooledConn::new(
-                hot.raw,
-                self.clone(),
-                permit,
-                hot.first_seen,
-            ));
-        }
+        let mut permit = match self.checkout_hot(self.permit(deadline).await?) {
+            Ok(conn) => return Ok(conn),
+            Err(permit) => permit,
+        };
         // Each failed ping closes one connection; one more try than the pool holds reaches a
         // connection opened after the failures.
         let tries = self.inner.permits_total + 1;
