@@ -284,6 +284,8 @@ impl Db {
     /// any caller (within the acquire timeout), and while it runs duetto keeps no connection
     /// ready for itself, so every idle connection is one SeaORM can take. Keep `f` to what
     /// needs SeaORM's handle: the pool's connections go through sqlx's release ping meanwhile.
+    /// Since `f` holds one of the pool's connection permits, a duetto call made inside it needs
+    /// a second one: on a pool of one connection it waits out the acquire timeout.
     ///
     /// It cannot join a transaction: SeaORM's handle knows nothing of duetto's scopes. So inside
     /// an [`aatomic`](crate::aatomic)/[`atomic`](crate::atomic) scope on this database it
