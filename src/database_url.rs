@@ -5,9 +5,24 @@ use sea_orm::DatabaseBackend;
 
 use crate::{Error, Result};
 
-/// A database URL that names a backend duetto was built with.
+/// A database URL that names a backend duetto was built with, read without connecting.
+///
+/// [`Db::connect`](crate::Db::connect) reads every URL this way; tools that open the database
+/// with their own driver settings (the `duetto` CLI reads schemas through plain sqlx) use it to
+/// accept exactly the same URLs, with the same errors.
+///
+/// ```
+/// use duetto::{Backend, DatabaseUrl};
+///
+/// let url = DatabaseUrl::parse("mariadb://app:secret@db.internal/shop")?;
+/// assert_eq!(url.backend(), Backend::MySql);
+/// assert_eq!(url.for_driver(), "mysql://app:secret@db.internal/shop");
+/// assert_eq!(url.redacted(), "mariadb://app:***@db.internal/shop");
+/// assert!(DatabaseUrl::parse("oracle://db/orcl").is_err());
+/// # Ok::<(), duetto::Error>(())
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct DatabaseUrl {
+pub struct DatabaseUrl {
     /// What the driver receives (`mariadb://` is rewritten to `mysql://`).
     pub(crate) for_driver: String,
     /// Safe to print: the password replaced by `***`.
@@ -21,7 +36,12 @@ pub(crate) struct DatabaseUrl {
 const ACCEPTED: &str = "expected sqlite:, postgres://, postgresql://, mysql:// or mariadb://";
 
 impl DatabaseUrl {
-    pub(crate) fn parse(raw: &str) -> Result<Self> {
+    /// Reads `raw`: `sqlite:…`, `postgres://`, `postgresql://`, `mysql://` or `mariadb://`.
+    ///
+    /// Fails with [`Error::InvalidUrl`] when it is empty, has no scheme or (for a server) no
+    /// host, and with [`Error::UnsupportedBackend`] for any other scheme or for a backend whose
+    /// cargo feature is off. See the [type's example](DatabaseUrl).
+    pub fn parse(raw: &str) -> Result<Self> {
         let redacted = redact(raw);
         let invalid = |reason: &str| Error::InvalidUrl {
             url: redacted.clone(),
@@ -68,6 +88,23 @@ impl DatabaseUrl {
             backend,
             in_memory,
         })
+    }
+
+    /// The backend the scheme names. See the [type's example](DatabaseUrl).
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    /// The URL as the driver takes it: `mariadb://` becomes `mysql://`, the rest is unchanged.
+    /// See the [type's example](DatabaseUrl).
+    pub fn for_driver(&self) -> &str {
+        &self.for_driver
+    }
+
+    /// The URL with any password replaced by `***`: safe to print or log. See the
+    /// [type's example](DatabaseUrl).
+    pub fn redacted(&self) -> &str {
+        &self.redacted
     }
 }
 

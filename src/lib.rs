@@ -47,7 +47,6 @@
 
 pub mod agg;
 pub mod bridge;
-pub mod cli;
 mod connect_options;
 mod connection_loss;
 mod context;
@@ -74,6 +73,7 @@ pub mod testing;
 pub mod transaction;
 
 pub use connect_options::{ConnectOptions, DEFAULT_ALIAS};
+pub use database_url::DatabaseUrl;
 pub use db::{Backend, Db, PoolStatus};
 pub use error::{Error, IntegrityKind, Result, TransactionProblem};
 pub use executor::Using;

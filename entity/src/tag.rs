@@ -2,6 +2,7 @@
 //! Do not edit: regenerate with `duetto generate entity` (`--check` tells when to).
 #![cfg_attr(rustfmt, rustfmt::skip)]
 
+use duetto::sea_orm;
 use sea_orm::entity::prelude::*;
 
 #[sea_orm::model]

@@ -1,6 +1,6 @@
 //! Reading a database's tables with sea-schema, as the `CREATE TABLE` statements codegen consumes.
 
-use sea_orm::sea_query::TableCreateStatement;
+use duetto::sea_orm::sea_query::TableCreateStatement;
 
 use super::connect::Pool;
 use super::error::{CliError, CliResult};

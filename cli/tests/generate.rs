@@ -2,6 +2,7 @@
 //! generated entities compile and answer paired queries, output is deterministic, `--check`
 //! detects drift, bad input fails cleanly.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;
@@ -230,7 +231,7 @@ fn writing_removes_stale_generated_files_and_check_reports_them() {
 fn the_committed_entity_crate_is_what_the_migrations_generate() {
     // The same check CI runs in .ci/check-entities, so plain `cargo test` catches drift too.
     let t = common::migrated_blocking(Kind::Sqlite);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("entity/src");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../entity/src");
     let check = generate(&t.url, &dir, &["--lib", "--check"]);
     assert_eq!(
         check.code, 0,
@@ -372,7 +373,7 @@ fn generated_entities_compile_and_answer_paired_queries() {
         generate_ok(t, &src.join(t.kind.name()), &[]);
     }
 
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let modules: String = dbs
         .iter()
         .map(|t| format!("mod {};\n", t.kind.name()))
@@ -381,14 +382,15 @@ fn generated_entities_compile_and_answer_paired_queries() {
         .iter()
         .map(|t| format!("    exercise!({});\n", t.kind.name()))
         .collect();
-    let manifest = include_str!("generate/Cargo.toml.in").replace("{{DUETTO}}", root);
+    let manifest =
+        include_str!("generate/Cargo.toml.in").replace("{{DUETTO}}", root.to_str().unwrap());
     let main = include_str!("generate/main.rs.in")
         .replace("{{MODULES}}", &modules)
         .replace("{{CALLS}}", &calls);
     write_if_changed(&krate.join("Cargo.toml"), &manifest);
     write_if_changed(&src.join("main.rs"), &main);
     // The workspace's lock: the same dependency versions, and nothing to fetch.
-    fs::copy(Path::new(root).join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut run = Command::new(cargo);

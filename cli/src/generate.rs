@@ -104,7 +104,7 @@ fn read_schema(target: Target, pg_schema: String) -> CliResult<Vec<Table>> {
         pool.close().await;
         tables
     };
-    crate::bridge::async_to_sync(reading).map_err(|e| CliError::new(e.to_string()))?
+    duetto::bridge::async_to_sync(reading).map_err(|e| CliError::new(e.to_string()))?
 }
 
 fn plural(n: usize, noun: &str) -> String {

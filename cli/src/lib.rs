@@ -1,5 +1,10 @@
-#![cfg(feature = "cli")]
-//! The `duetto` command line (cargo feature `cli`, on by default).
+//! `duetto-cli`: the `duetto` command line, a crate of its own so that applications depending on
+//! `duetto` never compile clap, sea-schema, sea-orm-codegen or a formatter.
+//!
+//! ```text
+//! cargo install --path cli            # or, inside this workspace:
+//! cargo run -p duetto-cli -- generate entity -u sqlite://app.db -o entity/src --lib
+//! ```
 //!
 //! `duetto generate entity` reads the schema of an existing SQLite, PostgreSQL or MySQL/MariaDB
 //! database (sea-schema discovery), turns it into SeaORM 2 entities (sea-orm-codegen) and formats
@@ -12,7 +17,7 @@
 //! ```no_run
 //! use clap::Parser;
 //!
-//! let code = duetto::cli::run(duetto::cli::Cli::parse());
+//! let code = duetto_cli::run(duetto_cli::Cli::parse());
 //! # let _ = code;
 //! ```
 

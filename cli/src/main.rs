@@ -1,8 +1,8 @@
 //! `duetto`: the command line (`duetto generate entity --help`). All of it lives in
-//! [`duetto::cli`]; this only parses the arguments and sets the exit status.
+//! [`duetto_cli`]; this only parses the arguments and sets the exit status.
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    duetto::cli::run(duetto::cli::Cli::parse())
+    duetto_cli::run(duetto_cli::Cli::parse())
 }

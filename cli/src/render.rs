@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::TableCreateStatement;
+use duetto::sea_orm::sea_query::TableCreateStatement;
 use sea_orm_codegen::{
     BannerVersion, BigIntegerType, EntityTransformer, EntityWriterContext, WithPrelude, WithSerde,
 };
@@ -104,6 +104,16 @@ fn format(name: &str, content: &str) -> CliResult<String> {
         syn::parse_quote!(#![cfg_attr(rustfmt, rustfmt::skip)]),
     ];
     file.attrs.splice(insert_at..insert_at, ours);
+    if content.contains("sea_orm") {
+        // The derives expand to `sea_orm::…` paths, which resolve through this import: the
+        // entities compile in a crate whose only dependency is duetto.
+        file.items.insert(
+            0,
+            syn::parse_quote!(
+                use duetto::sea_orm;
+            ),
+        );
+    }
     Ok(spaced(file))
 }
 

@@ -1,17 +1,16 @@
 //! Opening the database to introspect.
 //!
-//! The CLI talks to sqlx directly instead of going through [`Db`](crate::Db): a `Db` tunes SQLite
+//! The CLI talks to sqlx directly instead of going through [`Db`](duetto::Db): a `Db` tunes SQLite
 //! files for an application (WAL journaling, which persists in the file), and a schema reader must
 //! leave the database exactly as it found it.
 
 use std::time::Duration;
 
-use sea_orm::sqlx::{self, pool::PoolOptions, ConnectOptions as _, Connection as _};
-use sea_orm::sqlx::{MySqlPool, PgPool, SqlitePool};
+use duetto::sea_orm::sqlx::{self, pool::PoolOptions, ConnectOptions as _, Connection as _};
+use duetto::sea_orm::sqlx::{MySqlPool, PgPool, SqlitePool};
+use duetto::{Backend, DatabaseUrl};
 
 use super::error::{CliError, CliResult};
-use crate::database_url::DatabaseUrl;
-use crate::Backend;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -36,13 +35,13 @@ pub(crate) struct Target {
 
 impl Target {
     /// Checks the scheme (and for servers, the database name) without connecting, with the same
-    /// rules and messages as [`Db::connect`](crate::Db::connect).
+    /// rules and messages as [`Db::connect`](duetto::Db::connect).
     pub(crate) fn parse(raw: &str) -> CliResult<Target> {
         let url = DatabaseUrl::parse(raw).map_err(|e| CliError::new(e.to_string()))?;
         let target = Target {
-            backend: url.backend,
-            for_driver: url.for_driver,
-            redacted: url.redacted,
+            backend: url.backend(),
+            for_driver: url.for_driver().to_owned(),
+            redacted: url.redacted().to_owned(),
         };
         if target.backend != Backend::Sqlite {
             target.database_name()?;
