@@ -68,6 +68,7 @@ mod query;
 mod registry;
 pub mod request;
 pub mod runtime;
+mod sqlite_decimal;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod transaction;
@@ -87,6 +88,7 @@ pub use query::{
 };
 pub use registry::{db, default_db, register, set_default, unregister};
 pub use request::{arequest_scope, request_scope};
+pub use sqlite_decimal::SqliteDecimal;
 pub use transaction::{aatomic, aon_commit, atomic, on_commit, AtomicOptions};
 
 /// SeaORM, re-exported so entities, conditions and columns come from the version duetto uses.

@@ -856,3 +856,64 @@ async fn independent_queries_run_concurrently() {
         }
     }
 }
+
+/// `SqliteDecimal` reads what each backend keeps in a `NUMERIC(10, 2)` column (on SQLite: the
+/// INTEGER 5 for 5.00, the REAL 12.5 for 12.50), binds as a decimal, and keeps NULL distinct.
+#[test]
+fn sqlite_decimal_reads_numeric_columns_on_every_backend() {
+    use duetto::sea_orm::{ConnectionTrait, Statement};
+    use duetto::SqliteDecimal;
+
+    for kind in backends() {
+        let t = common::empty_blocking(kind);
+        let rows =
+            t.db.run(move |conn| async move {
+                conn.execute_unprepared(
+                    "CREATE TABLE price (id INTEGER PRIMARY KEY, amount NUMERIC(10, 2))",
+                )
+                .await?;
+                conn.execute_unprepared(
+                    "INSERT INTO price VALUES (1, 5.00), (2, 12.50), (3, NULL)",
+                )
+                .await?;
+                let backend = conn.get_database_backend();
+                let wanted = SqliteDecimal::from(Decimal::new(1250, 2));
+                let filtered = conn
+                    .query_all_raw(Statement::from_sql_and_values(
+                        backend,
+                        match backend {
+                            duetto::Backend::Postgres => "SELECT id FROM price WHERE amount = $1",
+                            _ => "SELECT id FROM price WHERE amount = ?",
+                        },
+                        [wanted.into()],
+                    ))
+                    .await?;
+                assert_eq!(
+                    filtered.len(),
+                    1,
+                    "{}: filter on a SqliteDecimal",
+                    kind.name()
+                );
+                conn.query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT amount FROM price ORDER BY id",
+                ))
+                .await
+            })
+            .unwrap();
+        let amounts: Vec<Option<SqliteDecimal>> = rows
+            .iter()
+            .map(|row| row.try_get("", "amount").unwrap())
+            .collect();
+        assert_eq!(
+            amounts,
+            [
+                Some(Decimal::new(5, 0).into()),
+                Some(Decimal::new(125, 1).into()),
+                None
+            ],
+            "{}",
+            kind.name()
+        );
+    }
+}

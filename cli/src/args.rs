@@ -49,13 +49,22 @@ CHECK MODE:
   added (missing from DIR), removed (in DIR but not generated) or changed (with its first
   differing lines). Line endings (CRLF/LF) are ignored.
 
+TYPES:
+  Every column gets a Rust type that round-trips (insert, read back, filter), possibly through SQL
+  casts (PostgreSQL money as numeric, interval as text, ...), or is reported on stderr as
+  `unmapped: table.column (type): why` and the run fails with exit status 2. --allow-unmapped
+  generates anyway, leaving those columns out of their entities. Tables without a primary key
+  are skipped with a `skipped:` line. The full map is in duetto-cli's docs (duetto_cli::type_map).
+
 OUTPUT STREAMS:
-  Progress, the summary and the --check report go to stderr; stdout stays empty.
+  Progress, the report, the summary and the --check report go to stderr; stdout stays empty.
+  The last line is a summary (tables, files, seconds, what was skipped) or an `error:` line.
 
 EXIT STATUS:
   0  generated, or --check found DIR up to date
   1  --check found DIR out of date
-  2  error (bad arguments, unreachable database, unknown table, unusable DIR, ...)
+  2  error (bad arguments, unreachable database, unknown table, unusable DIR, unmapped columns
+     without --allow-unmapped, ...)
 
 EXAMPLES:
   duetto generate entity -u sqlite://app.db -o entity/src --lib
@@ -133,6 +142,11 @@ pub struct EntityArgs {
     /// Write nothing; exit 1 and list the differences if DIR is not what would be generated.
     #[arg(long)]
     pub check: bool,
+
+    /// Generate even when some columns have no Rust type (see TYPES): they are left out of their
+    /// entities, and still listed on stderr.
+    #[arg(long)]
+    pub allow_unmapped: bool,
 }
 
 /// `--with-serde`.
@@ -173,10 +187,11 @@ pub enum EntityFormat {
 /// `--with-prelude`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Prelude {
-    /// Generate `prelude.rs`.
+    /// Generate `prelude.rs` (with `#![allow(unused_imports)]`, so that a bin crate using only
+    /// some of its re-exports does not warn).
     All,
     /// No prelude.
     None,
-    /// Generate `prelude.rs` with `#![allow(unused_imports)]`.
+    /// The same as `all`; kept for sea-orm-cli's spelling.
     AllAllowUnusedImports,
 }

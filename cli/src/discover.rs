@@ -1,14 +1,82 @@
-//! Reading a database's tables with sea-schema, as the `CREATE TABLE` statements codegen consumes.
+//! Reading a database's tables with sea-schema, as the `CREATE TABLE` statements codegen consumes,
+//! with every column given a verdict by the [type map](crate::type_map) on the way.
+
+use std::collections::BTreeMap;
 
 use duetto::sea_orm::sea_query::TableCreateStatement;
+use duetto::sea_orm::sqlx;
 
 use super::connect::Pool;
 use super::error::{CliError, CliResult};
+use crate::type_map::{self, Patch, Unmapped, Verdict};
 
 /// One discovered table.
 pub(crate) struct Table {
     pub(crate) name: String,
+    /// Without the unmapped columns, and without foreign keys through them.
     pub(crate) create: TableCreateStatement,
+    /// Column name → how its field differs from what codegen writes.
+    pub(crate) patches: BTreeMap<String, Patch>,
+    /// Columns left out because no Rust type round-trips them.
+    pub(crate) unmapped: Vec<Unmapped>,
+    /// An entity needs one; a table without it is skipped.
+    pub(crate) has_primary_key: bool,
+}
+
+/// What the type map decided for one table's columns.
+#[derive(Default)]
+struct Verdicts {
+    table: String,
+    patches: BTreeMap<String, Patch>,
+    unmapped: Vec<Unmapped>,
+}
+
+impl Verdicts {
+    fn new(table: &str) -> Verdicts {
+        Verdicts {
+            table: table.to_owned(),
+            ..Verdicts::default()
+        }
+    }
+
+    /// Records the verdict on `column`; true when the column stays in the entity.
+    fn keep(&mut self, column: &str, db_type: String, verdict: Verdict) -> bool {
+        match verdict {
+            Verdict::Native => true,
+            Verdict::Cast(cast) => {
+                self.patches.insert(column.to_owned(), Patch::Cast(cast));
+                true
+            }
+            Verdict::RustType(path) => {
+                self.patches
+                    .insert(column.to_owned(), Patch::RustType(path.to_owned()));
+                true
+            }
+            Verdict::Unmapped(reason) => {
+                self.unmapped.push(Unmapped {
+                    table: self.table.clone(),
+                    column: column.to_owned(),
+                    db_type,
+                    reason,
+                });
+                false
+            }
+        }
+    }
+
+    fn dropped(&self, column: &str) -> bool {
+        self.unmapped.iter().any(|u| u.column == column)
+    }
+
+    fn into_table(self, create: TableCreateStatement, has_primary_key: bool) -> Table {
+        Table {
+            name: self.table,
+            create,
+            patches: self.patches,
+            unmapped: self.unmapped,
+            has_primary_key,
+        }
+    }
 }
 
 /// Every table of the database (for PostgreSQL: of `pg_schema`), sorted by name.
@@ -26,10 +94,26 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .await
                 .map_err(|e| failed(&e))?
                 .merge_indexes_into_table();
+            let mut declared = BTreeMap::new();
+            for table in &schema.tables {
+                // sea-schema keeps only its reading of each type; the type map needs the
+                // declared name, from which SQLite derives a column's storage affinity.
+                let columns: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, type FROM pragma_table_info(?1)")
+                        .bind(&table.name)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(|e| failed(&e))?;
+                declared.insert(
+                    table.name.clone(),
+                    columns.into_iter().collect::<BTreeMap<_, _>>(),
+                );
+            }
             schema
                 .tables
                 .into_iter()
                 .map(|mut table| {
+                    let declared = declared.remove(&table.name).unwrap_or_default();
                     // Generated columns cannot be written, so an entity must not have them.
                     table.columns.retain(|col| {
                         !matches!(
@@ -37,13 +121,29 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                             ColumnVisibility::GeneratedVirtual | ColumnVisibility::GeneratedStored
                         )
                     });
+                    let primary_key: Vec<String> = table
+                        .columns
+                        .iter()
+                        .filter(|c| c.primary_key)
+                        .map(|c| c.name.clone())
+                        .collect();
+                    let mut verdicts = Verdicts::new(&table.name);
+                    table.columns.retain_mut(|col| {
+                        let as_declared = declared.get(&col.name).map_or("", String::as_str);
+                        let db_type = type_map::sqlite::db_type(as_declared);
+                        let verdict = type_map::sqlite::map(col, as_declared);
+                        verdicts.keep(&col.name.clone(), db_type, verdict)
+                    });
+                    table
+                        .foreign_keys
+                        .retain(|fk| !fk.from.iter().any(|c| verdicts.dropped(c)));
                     table
                         .foreign_keys
                         .sort_by(|a, b| (&a.from, &a.table).cmp(&(&b.from, &b.table)));
-                    Table {
-                        name: table.name.clone(),
-                        create: table.write(),
-                    }
+                    let has_primary_key =
+                        !primary_key.is_empty() && !primary_key.iter().any(|c| verdicts.dropped(c));
+                    let create = table.write();
+                    verdicts.into_table(create, has_primary_key)
                 })
                 .collect::<Vec<_>>()
         }
@@ -58,16 +158,27 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .into_iter()
                 .map(|mut table| {
                     table.columns.retain(|col| col.generated.is_none());
+                    let mut verdicts = Verdicts::new(&table.info.name);
+                    table.columns.retain_mut(|col| {
+                        let db_type = type_map::postgres::db_type(&col.col_type);
+                        let verdict = type_map::postgres::map(col);
+                        verdicts.keep(&col.name.clone(), db_type, verdict)
+                    });
                     // Codegen cannot express partial unique indexes; keeping them would mark the
                     // column unique for every row.
                     table.unique_constraints.retain(|unique| !unique.is_partial);
                     table
                         .reference_constraints
+                        .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
+                    table
+                        .reference_constraints
                         .sort_by(|a, b| (&a.columns, &a.table).cmp(&(&b.columns, &b.table)));
-                    Table {
-                        name: table.info.name.clone(),
-                        create: table.write(),
-                    }
+                    let has_primary_key = table
+                        .primary_key_constraints
+                        .iter()
+                        .any(|pk| !pk.columns.iter().any(|c| verdicts.dropped(c)));
+                    let create = table.write();
+                    verdicts.into_table(create, has_primary_key)
                 })
                 .collect()
         }
@@ -81,13 +192,24 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .into_iter()
                 .map(|mut table| {
                     table.columns.retain(|col| !col.extra.generated);
+                    let mut verdicts = Verdicts::new(&table.info.name);
+                    table.columns.retain_mut(|col| {
+                        let db_type = type_map::mysql::db_type(&col.col_type);
+                        let verdict = type_map::mysql::map(col);
+                        verdicts.keep(&col.name.clone(), db_type, verdict)
+                    });
+                    table
+                        .foreign_keys
+                        .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
                     table.foreign_keys.sort_by(|a, b| {
                         (&a.columns, &a.referenced_table).cmp(&(&b.columns, &b.referenced_table))
                     });
-                    Table {
-                        name: table.info.name.clone(),
-                        create: table.write(),
-                    }
+                    let has_primary_key = table.indexes.iter().any(|index| {
+                        index.name == "PRIMARY"
+                            && !index.parts.iter().any(|p| verdicts.dropped(&p.column))
+                    });
+                    let create = table.write();
+                    verdicts.into_table(create, has_primary_key)
                 })
                 .collect()
         }

@@ -1,10 +1,13 @@
 //! `duetto generate entity`: discover → select → render → write or check.
 
-use super::args::EntityArgs;
+use std::time::Instant;
+
+use super::args::{EntityArgs, EntityFormat};
 use super::check;
 use super::connect::Target;
 use super::discover::{self, Table};
 use super::error::{CliError, CliResult};
+use super::field_patches::Patches;
 use super::output;
 use super::render;
 use super::select::Selection;
@@ -40,6 +43,7 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
         .clone()
         .filter(|_| target.is_postgres());
 
+    let started = Instant::now();
     eprintln!("Connecting to {} …", target.redacted);
     let tables = read_schema(target, pg_schema)?;
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
@@ -62,13 +66,89 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
     if chosen.len() != names.len() {
         eprintln!("Generating {} of them: {}", chosen.len(), chosen.join(", "));
     }
-    let statements = tables
+    let chosen: Vec<Table> = tables
         .into_iter()
         .filter(|t| chosen.contains(&t.name))
-        .map(|t| t.create)
         .collect();
 
-    let files = render::files(statements, args, schema_name)?;
+    let mut skipped = Vec::new();
+    let mut unmapped = Vec::new();
+    let mut patches = Patches::new();
+    let mut statements = Vec::new();
+    for table in chosen {
+        if !table.has_primary_key {
+            // An entity without a primary key does not compile.
+            eprintln!("skipped: {} (no primary key)", table.name);
+            skipped.push(table.name);
+            continue;
+        }
+        for column in &table.unmapped {
+            eprintln!("unmapped: {column}");
+        }
+        unmapped.extend(table.unmapped);
+        if !table.patches.is_empty() {
+            patches.insert(table.name.clone(), table.patches);
+        }
+        statements.push(table.create);
+    }
+    if !unmapped.is_empty() && !args.allow_unmapped {
+        return Err(CliError::new(format!(
+            "{} no Rust type (listed above); change {} or pass --allow-unmapped to generate the \
+             entities without {}",
+            if unmapped.len() == 1 {
+                "1 column has".to_owned()
+            } else {
+                format!("{} columns have", unmapped.len())
+            },
+            if unmapped.len() == 1 {
+                "its type"
+            } else {
+                "their types"
+            },
+            if unmapped.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    if args.entity_format == EntityFormat::Expanded && !patches.is_empty() {
+        let columns: Vec<String> = patches
+            .iter()
+            .flat_map(|(table, columns)| columns.keys().map(move |c| format!("{table}.{c}")))
+            .collect();
+        return Err(CliError::new(format!(
+            "{} need SQL casts or a type of duetto's, which --entity-format expanded cannot \
+             express; use dense or compact",
+            columns.join(", ")
+        )));
+    }
+    if statements.is_empty() {
+        return Err(CliError::new(
+            "no table left to generate: every selected table was skipped (listed above)",
+        ));
+    }
+    let entities = statements.len();
+
+    let files = render::files(statements, args, schema_name, &patches)?;
+    let summary = |verb: &str| {
+        let mut line = format!(
+            "{verb} {} for {} in {:.1} s",
+            plural(files.len(), "file"),
+            plural(entities, "table"),
+            started.elapsed().as_secs_f64()
+        );
+        if !skipped.is_empty() {
+            line.push_str(&format!(
+                "; skipped {} without a primary key ({})",
+                plural(skipped.len(), "table"),
+                skipped.join(", ")
+            ));
+        }
+        if !unmapped.is_empty() {
+            line.push_str(&format!(
+                "; left out {} without a Rust type (--allow-unmapped)",
+                plural(unmapped.len(), "column")
+            ));
+        }
+        line
+    };
 
     if args.check {
         let drift = check::compare(&files, &output::read(dir)?);
@@ -78,6 +158,7 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
                 dir.display(),
                 plural(files.len(), "file")
             );
+            eprintln!("{}", summary("Checked"));
             Ok(Outcome::Done)
         } else {
             eprintln!(
@@ -86,11 +167,13 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
                 drift.counts()
             );
             eprint!("{}", drift.report());
+            eprintln!("{}", summary("Checked"));
             Ok(Outcome::Drifted)
         }
     } else {
         output::replace(dir, &files)?;
         eprintln!("Wrote {} to {}", plural(files.len(), "file"), dir.display());
+        eprintln!("{}", summary("Generated"));
         Ok(Outcome::Done)
     }
 }

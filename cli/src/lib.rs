@@ -26,10 +26,12 @@ mod check;
 mod connect;
 mod discover;
 mod error;
+mod field_patches;
 mod generate;
 mod output;
 mod render;
 mod select;
+pub mod type_map;
 
 use std::process::ExitCode;
 

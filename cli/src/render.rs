@@ -9,6 +9,7 @@ use sea_orm_codegen::{
 
 use super::args::{DateTimeCrate, EntityArgs, EntityFormat, Prelude, Serde};
 use super::error::{CliError, CliResult};
+use super::field_patches::{self, Patches};
 
 /// The first line of every file carries `@generated`; this is how DIR's files are recognised as
 /// the generator's own (see `output`).
@@ -17,23 +18,37 @@ pub(crate) const GENERATED_MARKER: &str = "@generated";
 /// File name → contents, ordered by name.
 pub(crate) type Files = BTreeMap<String, String>;
 
-/// Generates and formats every file for `tables`.
+/// Generates and formats every file for `tables`, with the type map's `patches` written into the
+/// models.
 pub(crate) fn files(
     tables: Vec<TableCreateStatement>,
     args: &EntityArgs,
     pg_schema_name: Option<String>,
+    patches: &Patches,
 ) -> CliResult<Files> {
     let writer = EntityTransformer::transform(tables)
         .map_err(|e| CliError::new(format!("cannot turn the schema into entities: {e}")))?;
     let output = writer.generate(&context(args, pg_schema_name));
-    output
+    let mut applied = 0;
+    let files = output
         .files
         .into_iter()
         .map(|file| {
-            let formatted = format(&file.name, &file.content)?;
+            let (formatted, n) = format(&file.name, &file.content, patches)?;
+            applied += n;
             Ok((file.name, formatted))
         })
-        .collect()
+        .collect::<CliResult<Files>>()?;
+    let wanted: usize = patches.values().map(|columns| columns.len()).sum();
+    if args.entity_format != EntityFormat::Frontend && applied != wanted {
+        // A patch that did not land would leave a field codegen marked `ignore` or typed wrong:
+        // the silent failure the type map exists to prevent.
+        return Err(CliError::new(format!(
+            "could not write {} of {wanted} column types or casts into the generated models",
+            wanted - applied
+        )));
+    }
+    Ok(files)
 }
 
 fn context(args: &EntityArgs, schema_name: Option<String>) -> EntityWriterContext {
@@ -44,7 +59,9 @@ fn context(args: &EntityArgs, schema_name: Option<String>) -> EntityWriterContex
         EntityFormat::Frontend => sea_orm_codegen::EntityFormat::Frontend,
     };
     let with_prelude = match args.with_prelude {
-        Prelude::All => WithPrelude::All,
+        // A bin crate that does not use every entity through the prelude would warn about its
+        // re-exports: generated code compiles without warnings wherever it is put.
+        Prelude::All => WithPrelude::AllAllowUnusedImports,
         Prelude::None => WithPrelude::None,
         Prelude::AllAllowUnusedImports => WithPrelude::AllAllowUnusedImports,
     };
@@ -86,7 +103,7 @@ fn context(args: &EntityArgs, schema_name: Option<String>) -> EntityWriterContex
 /// prettyplease is a library pinned by Cargo.lock, so the bytes do not depend on which rustfmt a
 /// machine has; `cargo fmt` is then told to skip the file, or it would reformat it and make
 /// `--check` report drift.
-fn format(name: &str, content: &str) -> CliResult<String> {
+fn format(name: &str, content: &str, patches: &Patches) -> CliResult<(String, usize)> {
     let mut file = syn::parse_file(content).map_err(|e| {
         CliError::new(format!(
             "sea-orm-codegen produced `{name}` that does not parse: {e}"
@@ -104,7 +121,9 @@ fn format(name: &str, content: &str) -> CliResult<String> {
         syn::parse_quote!(#![cfg_attr(rustfmt, rustfmt::skip)]),
     ];
     file.attrs.splice(insert_at..insert_at, ours);
-    if content.contains("sea_orm") {
+    let applied = field_patches::apply(&mut file, patches)?;
+    let compact: String = content.split_whitespace().collect();
+    if compact.contains("sea_orm::") {
         // The derives expand to `sea_orm::…` paths, which resolve through this import: the
         // entities compile in a crate whose only dependency is duetto.
         file.items.insert(
@@ -114,7 +133,7 @@ fn format(name: &str, content: &str) -> CliResult<String> {
             ),
         );
     }
-    Ok(spaced(file))
+    Ok((spaced(file), applied))
 }
 
 /// prettyplease prints items back to back; separate them with a blank line as rustfmt-formatted

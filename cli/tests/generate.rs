@@ -4,10 +4,11 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{backends, Kind, TestDb};
@@ -15,52 +16,7 @@ use duetto::sea_orm::sea_query::{ColumnDef, Table};
 use duetto::sea_orm::DbErr;
 use migration::{Migrator, MigratorTrait};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
-
-/// What one run of the binary did.
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-impl Run {
-    fn error_line(&self) -> &str {
-        let errors: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .collect();
-        assert_eq!(errors.len(), 1, "want one error line:\n{}", self.stderr);
-        assert_eq!(
-            self.stderr.lines().last(),
-            Some(errors[0]),
-            "the error is the last line:\n{}",
-            self.stderr
-        );
-        errors[0]
-    }
-}
-
-fn duetto(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_duetto"))
-        .args(args)
-        // The CLI reads these as defaults; the tests pass everything explicitly.
-        .env_remove("DATABASE_URL")
-        .env_remove("DATABASE_SCHEMA")
-        .output()
-        .expect("run duetto");
-    assert!(out.stdout.is_empty(), "stdout stays empty");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn generate(url: &str, dir: &Path, extra: &[&str]) -> Run {
-    let dir = dir.to_str().unwrap();
-    let mut args = vec!["generate", "entity", "--database-url", url, "-o", dir];
-    args.extend_from_slice(extra);
-    duetto(&args)
-}
+use support::{generate, Throwaway};
 
 fn generate_ok(t: &TestDb, dir: &Path, extra: &[&str]) {
     let run = generate(&t.url, dir, extra);
@@ -350,6 +306,8 @@ fn help_documents_every_flag() {
         "--lib",
         "--with-prelude",
         "--check",
+        "--allow-unmapped",
+        "TYPES",
         "EXIT STATUS",
         "OUTPUT DIRECTORY",
     ] {
@@ -366,14 +324,11 @@ fn generated_entities_compile_and_answer_paired_queries() {
         .into_iter()
         .map(common::migrated_blocking)
         .collect();
-    let krate = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generate-check");
-    let src = krate.join("src");
-    fs::create_dir_all(&src).unwrap();
+    let krate = Throwaway::new("duetto-generate-check");
     for t in &dbs {
-        generate_ok(t, &src.join(t.kind.name()), &[]);
+        generate_ok(t, &krate.src().join(t.kind.name()), &[]);
     }
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let modules: String = dbs
         .iter()
         .map(|t| format!("mod {};\n", t.kind.name()))
@@ -382,42 +337,19 @@ fn generated_entities_compile_and_answer_paired_queries() {
         .iter()
         .map(|t| format!("    exercise!({});\n", t.kind.name()))
         .collect();
-    let manifest =
-        include_str!("generate/Cargo.toml.in").replace("{{DUETTO}}", root.to_str().unwrap());
     let main = include_str!("generate/main.rs.in")
         .replace("{{MODULES}}", &modules)
         .replace("{{CALLS}}", &calls);
-    write_if_changed(&krate.join("Cargo.toml"), &manifest);
-    write_if_changed(&src.join("main.rs"), &main);
-    // The workspace's lock: the same dependency versions, and nothing to fetch.
-    fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut run = Command::new(cargo);
-    run.args(["run", "--quiet", "--offline", "--manifest-path"])
-        .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", krate.join("target"));
-    for t in &dbs {
-        run.env(format!("GENERATED_URL_{}", t.kind.name()), &t.url);
-    }
-    let out = run.output().expect("run cargo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the generated entities did not compile or run:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    krate.write("main.rs", &main);
+    let env: Vec<(String, String)> = dbs
+        .iter()
+        .map(|t| (format!("GENERATED_URL_{}", t.kind.name()), t.url.clone()))
+        .collect();
+    let stdout = krate.run(&env);
     for t in &dbs {
         assert!(
             stdout.contains(&format!("{}: ok", t.kind.name())),
             "{stdout}"
         );
-    }
-}
-
-/// Rewriting an unchanged file would only make cargo rebuild the crate for nothing.
-fn write_if_changed(path: &Path, content: &str) {
-    if fs::read_to_string(path).ok().as_deref() != Some(content) {
-        fs::write(path, content).unwrap();
     }
 }

@@ -41,7 +41,7 @@ CREATE TABLE typed (
 -- Spatial types have no Rust type in SeaORM.
 CREATE TABLE places (
     id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    spot POINT NOT NULL
+    spot POINT NULL
 );
 CREATE TABLE keyless (
     a INT,

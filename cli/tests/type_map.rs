@@ -1,0 +1,167 @@
+//! The type map, end to end on every available backend: a fixture schema holding every column
+//! type the map knows (cli/tests/type_map/*.sql) generates entities that compile in a crate
+//! depending only on duetto; a row per entity round-trips and every mapped column filters; the
+//! columns without a Rust type and the table without a primary key are reported, and fail the run
+//! unless `--allow-unmapped` is given.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use common::{backends, Kind, TestDb};
+use duetto::sea_orm::ConnectionTrait;
+use support::{generate, Throwaway};
+
+fn fixture(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => include_str!("type_map/sqlite.sql"),
+        Kind::Postgres => include_str!("type_map/postgres.sql"),
+        Kind::Mysql => include_str!("type_map/mysql.sql"),
+    }
+}
+
+fn round_trips(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => include_str!("type_map/sqlite.rs.in"),
+        Kind::Postgres => include_str!("type_map/postgres.rs.in"),
+        Kind::Mysql => include_str!("type_map/mysql.rs.in"),
+    }
+}
+
+/// What each backend's fixture must report, in the order the report lists it.
+fn expected_unmapped(kind: Kind) -> Vec<&'static str> {
+    match kind {
+        Kind::Sqlite => vec!["unmapped: untyped.anything (no type): "],
+        Kind::Postgres => vec![
+            "unmapped: reported.spot (point): PostgreSQL has no `=` operator",
+            "unmapped: reported.markup (xml): PostgreSQL has no `=` operator",
+            "unmapped: reported.both_ends (pair): a composite, extension or other type",
+            "unmapped: reported.spans (interval[]): arrays map only when",
+        ],
+        Kind::Mysql => vec!["unmapped: places.spot (point): SeaORM has no Rust type"],
+    }
+}
+
+/// A fresh database holding the backend's fixture.
+fn with_fixture(kind: Kind) -> TestDb {
+    let t = common::empty_blocking(kind);
+    let sql = fixture(kind);
+    t.db.run(move |conn| async move {
+        // One statement at a time: not every driver takes several in one call. Comments go
+        // first, since they may hold a `;`.
+        let code: String = sql
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for statement in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            conn.execute_unprepared(statement).await?;
+        }
+        Ok::<_, duetto::sea_orm::DbErr>(())
+    })
+    .unwrap_or_else(|e| panic!("{}: load the fixture: {e}", kind.name()));
+    t
+}
+
+#[test]
+fn every_column_is_typed_and_round_trips_or_is_reported() {
+    let dbs: Vec<TestDb> = backends().into_iter().map(with_fixture).collect();
+    let krate = Throwaway::new("duetto-type-map-check");
+
+    for t in &dbs {
+        let kind = t.kind.name();
+        let dir = krate.src().join(kind);
+
+        // Without --allow-unmapped: the report, then an error; nothing written.
+        let refused = generate(&t.url, &dir, &[]);
+        assert_eq!(refused.code, 2, "{kind}: {}", refused.stderr);
+        let unmapped = refused.lines_starting("unmapped: ");
+        let expected = expected_unmapped(t.kind);
+        assert_eq!(
+            unmapped.len(),
+            expected.len(),
+            "{kind}:\n{}",
+            refused.stderr
+        );
+        for (line, want) in unmapped.iter().zip(&expected) {
+            assert!(line.starts_with(want), "{kind}: got {line}\nwant {want}…");
+        }
+        assert_eq!(
+            refused.lines_starting("skipped: "),
+            ["skipped: keyless (no primary key)"],
+            "{kind}:\n{}",
+            refused.stderr
+        );
+        let n = expected.len();
+        assert!(
+            refused.error_line().starts_with(&format!(
+                "error: {} no Rust type (listed above)",
+                if n == 1 {
+                    "1 column has".to_owned()
+                } else {
+                    format!("{n} columns have")
+                }
+            )),
+            "{kind}: {}",
+            refused.stderr
+        );
+
+        // With it: the same report, the entities without those columns, and a summary last.
+        let allowed = generate(&t.url, &dir, &["--allow-unmapped"]);
+        assert_eq!(allowed.code, 0, "{kind}: {}", allowed.stderr);
+        assert_eq!(allowed.lines_starting("unmapped: "), unmapped, "{kind}");
+        let summary = allowed.stderr.lines().last().unwrap_or_default();
+        assert!(
+            summary.starts_with("Generated ") && summary.contains(" files for 2 tables in "),
+            "{kind}: {summary}"
+        );
+        assert!(
+            summary.contains("; skipped 1 table without a primary key (keyless)")
+                && summary.contains(&format!(
+                    "; left out {n} column{} without a Rust type",
+                    if n == 1 { "" } else { "s" }
+                )),
+            "{kind}: {summary}"
+        );
+        assert!(!dir.join("keyless.rs").exists(), "{kind}: keyless skipped");
+        let typed = std::fs::read_to_string(dir.join("typed.rs")).unwrap();
+        assert!(
+            !typed.contains("ignore"),
+            "{kind}: no ignored field:\n{typed}"
+        );
+
+        krate.write(&format!("{kind}_round_trip.rs"), round_trips(t.kind));
+    }
+
+    let modules: String = dbs
+        .iter()
+        .map(|t| format!("mod {0};\nmod {0}_round_trip;\n", t.kind.name()))
+        .collect();
+    let calls: String = dbs
+        .iter()
+        .map(|t| {
+            format!(
+                "    {0}_round_trip::run(&std::env::var(\"URL_{0}\").unwrap())?;\n",
+                t.kind.name()
+            )
+        })
+        .collect();
+    krate.write("checks.rs", include_str!("type_map/common.rs.in"));
+    krate.write(
+        "main.rs",
+        &include_str!("type_map/main.rs.in")
+            .replace("{{MODULES}}", &modules)
+            .replace("{{CALLS}}", &calls),
+    );
+    let env: Vec<(String, String)> = dbs
+        .iter()
+        .map(|t| (format!("URL_{}", t.kind.name()), t.url.clone()))
+        .collect();
+    let stdout = krate.run(&env);
+    for t in &dbs {
+        assert!(
+            stdout.contains(&format!("{}: ok", t.kind.name())),
+            "{stdout}"
+        );
+    }
+}
