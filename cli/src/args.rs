@@ -6,6 +6,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// duetto's command line: generates SeaORM entities, which get duetto's paired API, from an
 /// existing database.
+///
+/// ```
+/// use clap::Parser;
+/// use duetto_cli::{Cli, Command, Generate};
+///
+/// let cli = Cli::parse_from(["duetto", "generate", "entity", "-u", "sqlite://app.db", "-o", "src/entities"]);
+/// let Command::Generate(Generate::Entity(args)) = cli.command;
+/// assert_eq!(args.output_dir, std::path::Path::new("src/entities"));
+/// assert!(!args.allow_unmapped);
+/// ```
 #[derive(Debug, Parser)]
 #[command(name = "duetto", version, propagate_version = true)]
 pub struct Cli {
@@ -14,7 +24,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The top-level commands.
+/// The top-level commands. See [`Cli`]'s example.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate code from a database.
@@ -22,7 +32,7 @@ pub enum Command {
     Generate(Generate),
 }
 
-/// What `duetto generate` can produce.
+/// What `duetto generate` can produce. See [`Cli`]'s example.
 #[derive(Debug, Subcommand)]
 pub enum Generate {
     /// Generate SeaORM 2 entities from an existing database's schema.
@@ -72,7 +82,7 @@ EXAMPLES:
   duetto generate entity -u mysql://root@localhost/shop -o src/entities --tables user,post
   duetto generate entity -u sqlite://app.db -o entity/src --lib --check";
 
-/// Options of `duetto generate entity`.
+/// Options of `duetto generate entity`. See [`Cli`]'s example.
 #[derive(Debug, Clone, Args)]
 pub struct EntityArgs {
     /// Database to read the schema from: sqlite:PATH, postgres://…, postgresql://…, mysql://… or
@@ -149,7 +159,7 @@ pub struct EntityArgs {
     pub allow_unmapped: bool,
 }
 
-/// `--with-serde`.
+/// `--with-serde`. See [`Cli`]'s example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Serde {
     /// No serde derives.
@@ -162,7 +172,7 @@ pub enum Serde {
     Both,
 }
 
-/// `--date-time-crate`.
+/// `--date-time-crate`. See [`Cli`]'s example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DateTimeCrate {
     /// `chrono` (SeaORM's `with-chrono` feature).
@@ -171,7 +181,7 @@ pub enum DateTimeCrate {
     Time,
 }
 
-/// `--entity-format`.
+/// `--entity-format`. See [`Cli`]'s example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EntityFormat {
     /// SeaORM 2's `#[sea_orm::model]` with relation fields.
@@ -184,7 +194,7 @@ pub enum EntityFormat {
     Frontend,
 }
 
-/// `--with-prelude`.
+/// `--with-prelude`. See [`Cli`]'s example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Prelude {
     /// Generate `prelude.rs` (with `#![allow(unused_imports)]`, so that a bin crate using only

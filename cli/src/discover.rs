@@ -8,6 +8,7 @@ use duetto::sea_orm::sqlx;
 
 use super::connect::Pool;
 use super::error::{CliError, CliResult};
+use crate::pg_catalog::{self, RelationKind};
 use crate::type_map::{self, Patch, Unmapped, Verdict};
 
 /// One discovered table.
@@ -19,8 +20,24 @@ pub(crate) struct Table {
     pub(crate) patches: BTreeMap<String, Patch>,
     /// Columns left out because no Rust type round-trips them.
     pub(crate) unmapped: Vec<Unmapped>,
-    /// An entity needs one; a table without it is skipped.
-    pub(crate) has_primary_key: bool,
+    /// Why no entity is generated for it (no primary key, a view, a partition, …).
+    pub(crate) skip: Option<String>,
+    /// Said on stderr about it, without skipping it.
+    pub(crate) note: Option<String>,
+}
+
+impl Table {
+    /// A relation that is reported and not generated.
+    fn skipped(name: String, reason: String) -> Table {
+        Table {
+            name,
+            create: TableCreateStatement::new(),
+            patches: BTreeMap::new(),
+            unmapped: Vec::new(),
+            skip: Some(reason),
+            note: None,
+        }
+    }
 }
 
 /// What the type map decided for one table's columns.
@@ -74,7 +91,9 @@ impl Verdicts {
             create,
             patches: self.patches,
             unmapped: self.unmapped,
-            has_primary_key,
+            // An entity without a primary key does not compile.
+            skip: (!has_primary_key).then(|| "no primary key".to_owned()),
+            note: None,
         }
     }
 }
@@ -148,39 +167,66 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .collect::<Vec<_>>()
         }
         Pool::Postgres(pool) => {
-            let schema =
-                sea_schema::postgres::discovery::SchemaDiscovery::new(pool.clone(), pg_schema)
-                    .discover()
-                    .await
-                    .map_err(|e| failed(&e))?;
-            schema
-                .tables
-                .into_iter()
-                .map(|mut table| {
-                    table.columns.retain(|col| col.generated.is_none());
-                    let mut verdicts = Verdicts::new(&table.info.name);
-                    table.columns.retain_mut(|col| {
-                        let db_type = type_map::postgres::db_type(&col.col_type);
-                        let verdict = type_map::postgres::map(col);
-                        verdicts.keep(&col.name.clone(), db_type, verdict)
-                    });
-                    // Codegen cannot express partial unique indexes; keeping them would mark the
-                    // column unique for every row.
-                    table.unique_constraints.retain(|unique| !unique.is_partial);
-                    table
-                        .reference_constraints
-                        .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
-                    table
-                        .reference_constraints
-                        .sort_by(|a, b| (&a.columns, &a.table).cmp(&(&b.columns, &b.table)));
-                    let has_primary_key = table
-                        .primary_key_constraints
-                        .iter()
-                        .any(|pk| !pk.columns.iter().any(|c| verdicts.dropped(c)));
-                    let create = table.write();
-                    verdicts.into_table(create, has_primary_key)
-                })
-                .collect()
+            let relations = pg_catalog::relations(pool, pg_schema)
+                .await
+                .map_err(|e| failed(&e))?;
+            let mut tables = Vec::new();
+            let mut notes = BTreeMap::new();
+            let mut to_read = Vec::new();
+            for relation in relations {
+                match relation.kind {
+                    RelationKind::Table => {
+                        if !relation.inherits.is_empty() {
+                            notes.insert(
+                                relation.name.clone(),
+                                format!(
+                                    "{} inherits from {}; its entity has the inherited columns too",
+                                    relation.name,
+                                    relation.inherits.join(", ")
+                                ),
+                            );
+                        }
+                        to_read.push(relation.name);
+                    }
+                    RelationKind::Partition { parent } => tables.push(Table::skipped(
+                        relation.name,
+                        format!("a partition of {parent}, whose entity reads it"),
+                    )),
+                    RelationKind::NotATable(what) => {
+                        tables.push(Table::skipped(relation.name, what.to_owned()))
+                    }
+                }
+            }
+            let defs = pg_catalog::tables(pool, pg_schema, &to_read)
+                .await
+                .map_err(|e| failed(&e))?;
+            for mut table in defs {
+                table.columns.retain(|col| col.generated.is_none());
+                let mut verdicts = Verdicts::new(&table.info.name);
+                table.columns.retain_mut(|col| {
+                    let db_type = type_map::postgres::db_type(&col.col_type);
+                    let verdict = type_map::postgres::map(col);
+                    verdicts.keep(&col.name.clone(), db_type, verdict)
+                });
+                // Codegen cannot express partial unique indexes; keeping them would mark the
+                // column unique for every row.
+                table.unique_constraints.retain(|unique| !unique.is_partial);
+                table
+                    .reference_constraints
+                    .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
+                table
+                    .reference_constraints
+                    .sort_by(|a, b| (&a.columns, &a.table).cmp(&(&b.columns, &b.table)));
+                let has_primary_key = table
+                    .primary_key_constraints
+                    .iter()
+                    .any(|pk| !pk.columns.iter().any(|c| verdicts.dropped(c)));
+                let create = table.write();
+                let mut entity = verdicts.into_table(create, has_primary_key);
+                entity.note = notes.remove(&entity.name);
+                tables.push(entity);
+            }
+            tables
         }
         Pool::MySql { pool, database } => {
             let schema = sea_schema::mysql::discovery::SchemaDiscovery::new(pool.clone(), database)

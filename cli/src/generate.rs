@@ -76,11 +76,13 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
     let mut patches = Patches::new();
     let mut statements = Vec::new();
     for table in chosen {
-        if !table.has_primary_key {
-            // An entity without a primary key does not compile.
-            eprintln!("skipped: {} (no primary key)", table.name);
-            skipped.push(table.name);
+        if let Some(reason) = &table.skip {
+            eprintln!("skipped: {} ({reason})", table.name);
+            skipped.push(format!("{}: {reason}", table.name));
             continue;
+        }
+        if let Some(note) = &table.note {
+            eprintln!("note: {note}");
         }
         for column in &table.unmapped {
             eprintln!("unmapped: {column}");
@@ -136,9 +138,9 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
         );
         if !skipped.is_empty() {
             line.push_str(&format!(
-                "; skipped {} without a primary key ({})",
+                "; skipped {} ({})",
                 plural(skipped.len(), "table"),
-                skipped.join(", ")
+                skipped.join("; ")
             ));
         }
         if !unmapped.is_empty() {

@@ -29,6 +29,7 @@ mod error;
 mod field_patches;
 mod generate;
 mod output;
+mod pg_catalog;
 mod render;
 mod select;
 pub mod type_map;
@@ -38,13 +39,39 @@ use std::process::ExitCode;
 pub use args::{Cli, Command, DateTimeCrate, EntityArgs, EntityFormat, Generate, Prelude, Serde};
 
 /// Exit status when `--check` finds the output directory out of date.
+///
+/// ```
+/// // CI scripts tell "regenerate" from "broken" by it.
+/// assert_eq!((duetto_cli::EXIT_DRIFT, duetto_cli::EXIT_ERROR), (1, 2));
+/// ```
 pub const EXIT_DRIFT: u8 = 1;
-/// Exit status for any error (bad arguments, unreachable database, unwritable directory, …).
+/// Exit status for any error (bad arguments, unreachable database, unwritable directory, columns
+/// without a Rust type when `--allow-unmapped` is not given, …). See [`EXIT_DRIFT`]'s example.
 pub const EXIT_ERROR: u8 = 2;
 
 /// Runs a parsed command line and returns the process exit status: 0 on success, [`EXIT_DRIFT`]
 /// when `--check` found differences, [`EXIT_ERROR`] after printing a one-line `error: …` to
 /// stderr.
+///
+/// ```
+/// use clap::Parser;
+/// use duetto_cli::{run, Cli};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = dir.path().join("app.db");
+/// let url = format!("sqlite://{}?mode=rwc", db.display());
+/// let db = duetto::Db::connect_blocking(&url)?;
+/// db.run(|conn| async move {
+///     use duetto::sea_orm::ConnectionTrait;
+///     conn.execute_unprepared("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+///         .await
+/// })?;
+/// let out = dir.path().join("entities");
+/// let argv = ["duetto", "generate", "entity", "-u", &url, "-o", out.to_str().unwrap()];
+/// assert_eq!(run(Cli::parse_from(argv)), std::process::ExitCode::SUCCESS);
+/// assert!(out.join("note.rs").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Generate(Generate::Entity(args)) => generate::entity(&args),

@@ -353,3 +353,61 @@ fn generated_entities_compile_and_answer_paired_queries() {
         );
     }
 }
+
+/// PostgreSQL discovery reads the catalog in a fixed number of ordered queries: the output does
+/// not depend on the planner's choices, and relations that get no entity are each reported.
+#[test]
+fn postgres_discovery_reports_every_skipped_relation_and_ignores_the_plan() {
+    use duetto::sea_orm::ConnectionTrait;
+
+    if !backends().contains(&Kind::Postgres) {
+        return;
+    }
+    let t = common::migrated_blocking(Kind::Postgres);
+    t.db.run(|conn| async move {
+        for sql in [
+            "CREATE VIEW paid_order AS SELECT * FROM \"order\" WHERE status = 'paid'",
+            "CREATE TABLE event (id bigint NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) \
+             PARTITION BY RANGE (at)",
+            "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO \
+             ('2027-01-01')",
+            "CREATE TABLE archived_tag (archived_at date) INHERITS (tag)",
+            "ALTER TABLE archived_tag ADD PRIMARY KEY (id)",
+        ] {
+            conn.execute_unprepared(sql).await?;
+        }
+        Ok::<_, DbErr>(())
+    })
+    .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, no_nestloop) = (tmp.path().join("plain"), tmp.path().join("no-nestloop"));
+    let run = generate(&t.url, &plain, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.lines_starting("skipped: "),
+        [
+            "skipped: event_2026 (a partition of event, whose entity reads it)",
+            "skipped: paid_order (a view)",
+        ],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.lines_starting("note: "),
+        ["note: archived_tag inherits from tag; its entity has the inherited columns too"],
+        "{}",
+        run.stderr
+    );
+    assert!(plain.join("event.rs").exists() && plain.join("archived_tag.rs").exists());
+
+    let separator = if t.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}options=-c%20enable_nestloop%3Doff", t.url);
+    let run = generate(&url, &no_nestloop, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        contents(&plain),
+        contents(&no_nestloop),
+        "the output depends on the plan"
+    );
+}

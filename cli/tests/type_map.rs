@@ -116,7 +116,7 @@ fn every_column_is_typed_and_round_trips_or_is_reported() {
             "{kind}: {summary}"
         );
         assert!(
-            summary.contains("; skipped 1 table without a primary key (keyless)")
+            summary.contains("; skipped 1 table (keyless: no primary key)")
                 && summary.contains(&format!(
                     "; left out {n} column{} without a Rust type",
                     if n == 1 { "" } else { "s" }
