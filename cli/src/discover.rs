@@ -8,16 +8,22 @@ use duetto::sea_orm::sqlx;
 
 use super::connect::Pool;
 use super::error::{CliError, CliResult};
+use crate::field_patches::ModelFix;
+use crate::names::Renames;
 use crate::pg_catalog::{self, RelationKind};
 use crate::type_map::{self, Patch, Unmapped, Verdict};
 
 /// One discovered table.
 pub(crate) struct Table {
+    /// The real name.
     pub(crate) name: String,
-    /// Without the unmapped columns, and without foreign keys through them.
+    /// The name codegen sees (see [`crate::names`]).
+    pub(crate) safe_name: String,
+    /// Under [safe names](crate::names) throughout, without the unmapped columns and without
+    /// foreign keys through them.
     pub(crate) create: TableCreateStatement,
-    /// Column name → how its field differs from what codegen writes.
-    pub(crate) patches: BTreeMap<String, Patch>,
+    /// How its model must differ from what codegen writes from `create`.
+    pub(crate) fix: ModelFix,
     /// Columns left out because no Rust type round-trips them.
     pub(crate) unmapped: Vec<Unmapped>,
     /// Why no entity is generated for it (no primary key, a view, a partition, …).
@@ -30,9 +36,10 @@ impl Table {
     /// A relation that is reported and not generated.
     fn skipped(name: String, reason: String) -> Table {
         Table {
+            safe_name: name.clone(),
             name,
             create: TableCreateStatement::new(),
-            patches: BTreeMap::new(),
+            fix: ModelFix::default(),
             unmapped: Vec::new(),
             skip: Some(reason),
             note: None,
@@ -85,15 +92,73 @@ impl Verdicts {
         self.unmapped.iter().any(|u| u.column == column)
     }
 
-    fn into_table(self, create: TableCreateStatement, has_primary_key: bool) -> Table {
+    /// The table, once its definition was renamed by `naming` and written as `create`.
+    fn into_table(
+        self,
+        create: TableCreateStatement,
+        has_primary_key: bool,
+        naming: &Naming,
+    ) -> Table {
+        let columns = naming.columns(&self.table);
+        let fix = ModelFix {
+            real_table: (naming.table(&self.table) != self.table).then(|| self.table.clone()),
+            real_columns: columns.changed(),
+            patches: self
+                .patches
+                .into_iter()
+                .map(|(column, patch)| (columns.get(&column).to_owned(), patch))
+                .collect(),
+        };
         Table {
+            safe_name: naming.table(&self.table),
             name: self.table,
             create,
-            patches: self.patches,
+            fix,
             unmapped: self.unmapped,
             // An entity without a primary key does not compile.
             skip: (!has_primary_key).then(|| "no primary key".to_owned()),
             note: None,
+        }
+    }
+}
+
+/// The safe names of every table and column of one discovery.
+struct Naming {
+    tables: Renames,
+    columns: BTreeMap<String, Renames>,
+}
+
+impl Naming {
+    /// Plans names for `tables`: (table, its columns).
+    fn plan<'a>(tables: impl IntoIterator<Item = (&'a str, Vec<&'a str>)>) -> Naming {
+        let tables: Vec<(&str, Vec<&str>)> = tables.into_iter().collect();
+        Naming {
+            tables: Renames::plan(tables.iter().map(|(t, _)| *t), true),
+            columns: tables
+                .iter()
+                .map(|(t, cols)| (t.to_string(), Renames::plan(cols.iter().copied(), false)))
+                .collect(),
+        }
+    }
+
+    fn table(&self, table: &str) -> String {
+        self.tables.get(table).to_owned()
+    }
+
+    fn columns(&self, table: &str) -> Renames {
+        self.columns.get(table).cloned().unwrap_or_default()
+    }
+
+    fn column(&self, table: &str, column: &str) -> String {
+        match self.columns.get(table) {
+            Some(renames) => renames.get(column).to_owned(),
+            None => column.to_owned(),
+        }
+    }
+
+    fn rename_all(&self, table: &str, columns: &mut [String]) {
+        for column in columns {
+            *column = self.column(table, column);
         }
     }
 }
@@ -128,6 +193,12 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     columns.into_iter().collect::<BTreeMap<_, _>>(),
                 );
             }
+            let naming = Naming::plan(schema.tables.iter().map(|t| {
+                (
+                    t.name.as_str(),
+                    t.columns.iter().map(|c| c.name.as_str()).collect(),
+                )
+            }));
             schema
                 .tables
                 .into_iter()
@@ -161,8 +232,22 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                         .sort_by(|a, b| (&a.from, &a.table).cmp(&(&b.from, &b.table)));
                     let has_primary_key =
                         !primary_key.is_empty() && !primary_key.iter().any(|c| verdicts.dropped(c));
+                    let name = table.name.clone();
+                    for fk in &mut table.foreign_keys {
+                        naming.rename_all(&name, &mut fk.from);
+                        naming.rename_all(&fk.table, &mut fk.to);
+                        fk.table = naming.table(&fk.table);
+                    }
+                    for index in &mut table.constraints {
+                        naming.rename_all(&name, &mut index.columns);
+                        index.table_name = naming.table(&index.table_name);
+                    }
+                    for column in &mut table.columns {
+                        column.name = naming.column(&name, &column.name);
+                    }
+                    table.name = naming.table(&name);
                     let create = table.write();
-                    verdicts.into_table(create, has_primary_key)
+                    verdicts.into_table(create, has_primary_key, &naming)
                 })
                 .collect::<Vec<_>>()
         }
@@ -200,6 +285,12 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
             let defs = pg_catalog::tables(pool, pg_schema, &to_read)
                 .await
                 .map_err(|e| failed(&e))?;
+            let naming = Naming::plan(defs.iter().map(|t| {
+                (
+                    t.info.name.as_str(),
+                    t.columns.iter().map(|c| c.name.as_str()).collect(),
+                )
+            }));
             for mut table in defs {
                 table.columns.retain(|col| col.generated.is_none());
                 let mut verdicts = Verdicts::new(&table.info.name);
@@ -221,8 +312,24 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     .primary_key_constraints
                     .iter()
                     .any(|pk| !pk.columns.iter().any(|c| verdicts.dropped(c)));
+                let name = table.info.name.clone();
+                for pk in &mut table.primary_key_constraints {
+                    naming.rename_all(&name, &mut pk.columns);
+                }
+                for unique in &mut table.unique_constraints {
+                    naming.rename_all(&name, &mut unique.columns);
+                }
+                for fk in &mut table.reference_constraints {
+                    naming.rename_all(&name, &mut fk.columns);
+                    naming.rename_all(&fk.table, &mut fk.foreign_columns);
+                    fk.table = naming.table(&fk.table);
+                }
+                for column in &mut table.columns {
+                    column.name = naming.column(&name, &column.name);
+                }
+                table.info.name = naming.table(&name);
                 let create = table.write();
-                let mut entity = verdicts.into_table(create, has_primary_key);
+                let mut entity = verdicts.into_table(create, has_primary_key, &naming);
                 entity.note = notes.remove(&entity.name);
                 tables.push(entity);
             }
@@ -233,6 +340,12 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .discover()
                 .await
                 .map_err(|e| failed(&e))?;
+            let naming = Naming::plan(schema.tables.iter().map(|t| {
+                (
+                    t.info.name.as_str(),
+                    t.columns.iter().map(|c| c.name.as_str()).collect(),
+                )
+            }));
             schema
                 .tables
                 .into_iter()
@@ -254,8 +367,23 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                         index.name == "PRIMARY"
                             && !index.parts.iter().any(|p| verdicts.dropped(&p.column))
                     });
+                    let name = table.info.name.clone();
+                    for index in &mut table.indexes {
+                        for part in &mut index.parts {
+                            part.column = naming.column(&name, &part.column);
+                        }
+                    }
+                    for fk in &mut table.foreign_keys {
+                        naming.rename_all(&name, &mut fk.columns);
+                        naming.rename_all(&fk.referenced_table, &mut fk.referenced_columns);
+                        fk.referenced_table = naming.table(&fk.referenced_table);
+                    }
+                    for column in &mut table.columns {
+                        column.name = naming.column(&name, &column.name);
+                    }
+                    table.info.name = naming.table(&name);
                     let create = table.write();
-                    verdicts.into_table(create, has_primary_key)
+                    verdicts.into_table(create, has_primary_key, &naming)
                 })
                 .collect()
         }

@@ -7,7 +7,7 @@ use super::check;
 use super::connect::Target;
 use super::discover::{self, Table};
 use super::error::{CliError, CliResult};
-use super::field_patches::Patches;
+use super::field_patches::Fixes;
 use super::output;
 use super::render;
 use super::select::Selection;
@@ -73,7 +73,7 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
 
     let mut skipped = Vec::new();
     let mut unmapped = Vec::new();
-    let mut patches = Patches::new();
+    let mut fixes = Fixes::new();
     let mut statements = Vec::new();
     for table in chosen {
         if let Some(reason) = &table.skip {
@@ -88,8 +88,8 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
             eprintln!("unmapped: {column}");
         }
         unmapped.extend(table.unmapped);
-        if !table.patches.is_empty() {
-            patches.insert(table.name.clone(), table.patches);
+        if table.fix.changes_columns() {
+            fixes.insert(table.safe_name.clone(), table.fix);
         }
         statements.push(table.create);
     }
@@ -110,15 +110,12 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
             if unmapped.len() == 1 { "it" } else { "them" },
         )));
     }
-    if args.entity_format == EntityFormat::Expanded && !patches.is_empty() {
-        let columns: Vec<String> = patches
-            .iter()
-            .flat_map(|(table, columns)| columns.keys().map(move |c| format!("{table}.{c}")))
-            .collect();
+    if args.entity_format == EntityFormat::Expanded && !fixes.is_empty() {
+        let tables: Vec<&str> = fixes.keys().map(String::as_str).collect();
         return Err(CliError::new(format!(
-            "{} need SQL casts or a type of duetto's, which --entity-format expanded cannot \
-             express; use dense or compact",
-            columns.join(", ")
+            "{} need SQL casts, a type of duetto's or a name other than the real one, which \
+             --entity-format expanded cannot express; use dense or compact",
+            tables.join(", ")
         )));
     }
     if statements.is_empty() {
@@ -128,7 +125,7 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
     }
     let entities = statements.len();
 
-    let files = render::files(statements, args, schema_name, &patches)?;
+    let files = render::files(statements, args, schema_name, &fixes)?;
     let summary = |verb: &str| {
         let mut line = format!(
             "{verb} {} for {} in {:.1} s",

@@ -9,7 +9,7 @@ use sea_orm_codegen::{
 
 use super::args::{DateTimeCrate, EntityArgs, EntityFormat, Prelude, Serde};
 use super::error::{CliError, CliResult};
-use super::field_patches::{self, Patches};
+use super::field_patches::{self, Fixes};
 
 /// The first line of every file carries `@generated`; this is how DIR's files are recognised as
 /// the generator's own (see `output`).
@@ -18,13 +18,13 @@ pub(crate) const GENERATED_MARKER: &str = "@generated";
 /// File name → contents, ordered by name.
 pub(crate) type Files = BTreeMap<String, String>;
 
-/// Generates and formats every file for `tables`, with the type map's `patches` written into the
+/// Generates and formats every file for `tables`, with `fixes` written into the
 /// models.
 pub(crate) fn files(
     tables: Vec<TableCreateStatement>,
     args: &EntityArgs,
     pg_schema_name: Option<String>,
-    patches: &Patches,
+    fixes: &Fixes,
 ) -> CliResult<Files> {
     let writer = EntityTransformer::transform(tables)
         .map_err(|e| CliError::new(format!("cannot turn the schema into entities: {e}")))?;
@@ -34,12 +34,12 @@ pub(crate) fn files(
         .files
         .into_iter()
         .map(|file| {
-            let (formatted, n) = format(&file.name, &file.content, patches)?;
+            let (formatted, n) = format(&file.name, &file.content, fixes)?;
             applied += n;
             Ok((file.name, formatted))
         })
         .collect::<CliResult<Files>>()?;
-    let wanted: usize = patches.values().map(|columns| columns.len()).sum();
+    let wanted: usize = fixes.values().map(|fix| fix.patches.len()).sum();
     if args.entity_format != EntityFormat::Frontend && applied != wanted {
         // A patch that did not land would leave a field codegen marked `ignore` or typed wrong:
         // the silent failure the type map exists to prevent.
@@ -103,7 +103,7 @@ fn context(args: &EntityArgs, schema_name: Option<String>) -> EntityWriterContex
 /// prettyplease is a library pinned by Cargo.lock, so the bytes do not depend on which rustfmt a
 /// machine has; `cargo fmt` is then told to skip the file, or it would reformat it and make
 /// `--check` report drift.
-fn format(name: &str, content: &str, patches: &Patches) -> CliResult<(String, usize)> {
+fn format(name: &str, content: &str, fixes: &Fixes) -> CliResult<(String, usize)> {
     let mut file = syn::parse_file(content).map_err(|e| {
         CliError::new(format!(
             "sea-orm-codegen produced `{name}` that does not parse: {e}"
@@ -121,7 +121,7 @@ fn format(name: &str, content: &str, patches: &Patches) -> CliResult<(String, us
         syn::parse_quote!(#![cfg_attr(rustfmt, rustfmt::skip)]),
     ];
     file.attrs.splice(insert_at..insert_at, ours);
-    let applied = field_patches::apply(&mut file, patches)?;
+    let applied = field_patches::apply(&mut file, fixes)?;
     let compact: String = content.split_whitespace().collect();
     if compact.contains("sea_orm::") {
         // The derives expand to `sea_orm::…` paths, which resolve through this import: the

@@ -21,7 +21,7 @@ pub struct Model {
         on_update = "Cascade",
         on_delete = "Cascade"
     )]
-    pub users_2: BelongsTo<super::users::Entity>,
+    pub users_by_followee_id: BelongsTo<super::users::Entity>,
     #[sea_orm(
         belongs_to,
         relation_enum = "Users1",
@@ -30,7 +30,7 @@ pub struct Model {
         on_update = "Cascade",
         on_delete = "Cascade"
     )]
-    pub users_1: BelongsTo<super::users::Entity>,
+    pub users_by_follower_id: BelongsTo<super::users::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
