@@ -9,6 +9,7 @@ use duetto::sea_orm::sqlx;
 use super::connect::Pool;
 use super::error::{CliError, CliResult};
 use crate::field_patches::ModelFix;
+use crate::mysql_catalog;
 use crate::names::Renames;
 use crate::pg_catalog::{self, RelationKind};
 use crate::type_map::{self, Patch, Unmapped, Verdict};
@@ -29,7 +30,7 @@ pub(crate) struct Table {
     /// Why no entity is generated for it (no primary key, a view, a partition, …).
     pub(crate) skip: Option<String>,
     /// Said on stderr about it, without skipping it.
-    pub(crate) note: Option<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl Table {
@@ -42,7 +43,7 @@ impl Table {
             fix: ModelFix::default(),
             unmapped: Vec::new(),
             skip: Some(reason),
-            note: None,
+            notes: Vec::new(),
         }
     }
 }
@@ -117,7 +118,7 @@ impl Verdicts {
             unmapped: self.unmapped,
             // An entity without a primary key does not compile.
             skip: (!has_primary_key).then(|| "no primary key".to_owned()),
-            note: None,
+            notes: Vec::new(),
         }
     }
 }
@@ -163,6 +164,29 @@ impl Naming {
     }
 }
 
+/// Removes the columns `generated` names (generated columns), returning a note for each.
+///
+/// SeaORM has no read-only field: an entity holding a generated column would write it on every
+/// insert of a whole model, which the database refuses. So it is left out, and said.
+fn left_out<C>(
+    table: &str,
+    columns: &mut Vec<C>,
+    generated: impl Fn(&C) -> Option<String>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    columns.retain(|col| match generated(col) {
+        Some(name) => {
+            notes.push(format!(
+                "{table}.{name} is a generated column: left out of the entity, which would \
+                 otherwise write it"
+            ));
+            false
+        }
+        None => true,
+    });
+    notes
+}
+
 /// Every table of the database (for PostgreSQL: of `pg_schema`), sorted by name.
 ///
 /// Foreign keys are sorted by their columns before codegen sees them: codegen numbers relations
@@ -178,21 +202,25 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .await
                 .map_err(|e| failed(&e))?
                 .merge_indexes_into_table();
-            let mut declared = BTreeMap::new();
-            for table in &schema.tables {
-                // sea-schema keeps only its reading of each type; the type map needs the
-                // declared name, from which SQLite derives a column's storage affinity.
-                let columns: Vec<(String, String)> =
-                    sqlx::query_as("SELECT name, type FROM pragma_table_info(?1)")
-                        .bind(&table.name)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(|e| failed(&e))?;
-                declared.insert(
-                    table.name.clone(),
-                    columns.into_iter().collect::<BTreeMap<_, _>>(),
-                );
+            // sea-schema keeps only its reading of each type; the type map needs the declared
+            // name, from which SQLite derives a column's storage affinity. One query for all.
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT m.name, p.name, p.type FROM sqlite_schema m, pragma_table_info(m.name) p
+                  WHERE m.type = 'table' ORDER BY m.name, p.cid",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(|e| failed(&e))?;
+            let mut declared: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+            for (table, column, ty) in rows {
+                declared.entry(table).or_default().insert(column, ty);
             }
+            let views: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_schema WHERE type = 'view' ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(|e| failed(&e))?;
             let naming = Naming::plan(schema.tables.iter().map(|t| {
                 (
                     t.name.as_str(),
@@ -205,11 +233,12 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 .map(|mut table| {
                     let declared = declared.remove(&table.name).unwrap_or_default();
                     // Generated columns cannot be written, so an entity must not have them.
-                    table.columns.retain(|col| {
-                        !matches!(
+                    let generated = left_out(&table.name, &mut table.columns, |col| {
+                        matches!(
                             col.hidden,
                             ColumnVisibility::GeneratedVirtual | ColumnVisibility::GeneratedStored
                         )
+                        .then(|| col.name.clone())
                     });
                     let primary_key: Vec<String> = table
                         .columns
@@ -247,8 +276,15 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     }
                     table.name = naming.table(&name);
                     let create = table.write();
-                    verdicts.into_table(create, has_primary_key, &naming)
+                    let mut entity = verdicts.into_table(create, has_primary_key, &naming);
+                    entity.notes.extend(generated);
+                    entity
                 })
+                .chain(
+                    views
+                        .into_iter()
+                        .map(|view| Table::skipped(view, "a view".to_owned())),
+                )
                 .collect::<Vec<_>>()
         }
         Pool::Postgres(pool) => {
@@ -292,7 +328,9 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 )
             }));
             for mut table in defs {
-                table.columns.retain(|col| col.generated.is_none());
+                let generated = left_out(&table.info.name, &mut table.columns, |col| {
+                    col.generated.as_ref().map(|_| col.name.clone())
+                });
                 let mut verdicts = Verdicts::new(&table.info.name);
                 table.columns.retain_mut(|col| {
                     let db_type = type_map::postgres::db_type(&col.col_type);
@@ -330,27 +368,30 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 table.info.name = naming.table(&name);
                 let create = table.write();
                 let mut entity = verdicts.into_table(create, has_primary_key, &naming);
-                entity.note = notes.remove(&entity.name);
+                entity.notes.extend(notes.remove(&entity.name));
+                entity.notes.extend(generated);
                 tables.push(entity);
             }
             tables
         }
         Pool::MySql { pool, database } => {
-            let schema = sea_schema::mysql::discovery::SchemaDiscovery::new(pool.clone(), database)
-                .discover()
+            let (defs, views) = mysql_catalog::read(pool, database)
                 .await
                 .map_err(|e| failed(&e))?;
-            let naming = Naming::plan(schema.tables.iter().map(|t| {
+            let naming = Naming::plan(defs.iter().map(|t| {
                 (
                     t.info.name.as_str(),
                     t.columns.iter().map(|c| c.name.as_str()).collect(),
                 )
             }));
-            schema
-                .tables
+            let views = views
                 .into_iter()
+                .map(|view| Table::skipped(view, "a view".to_owned()));
+            defs.into_iter()
                 .map(|mut table| {
-                    table.columns.retain(|col| !col.extra.generated);
+                    let generated = left_out(&table.info.name, &mut table.columns, |col| {
+                        col.extra.generated.then(|| col.name.clone())
+                    });
                     let mut verdicts = Verdicts::new(&table.info.name);
                     table.columns.retain_mut(|col| {
                         let db_type = type_map::mysql::db_type(&col.col_type);
@@ -383,8 +424,11 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     }
                     table.info.name = naming.table(&name);
                     let create = table.write();
-                    verdicts.into_table(create, has_primary_key, &naming)
+                    let mut entity = verdicts.into_table(create, has_primary_key, &naming);
+                    entity.notes.extend(generated);
+                    entity
                 })
+                .chain(views)
                 .collect()
         }
     };

@@ -81,7 +81,7 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
             skipped.push(format!("{}: {reason}", table.name));
             continue;
         }
-        if let Some(note) = &table.note {
+        for note in &table.notes {
             eprintln!("note: {note}");
         }
         for column in &table.unmapped {

@@ -28,6 +28,7 @@ mod discover;
 mod error;
 mod field_patches;
 mod generate;
+mod mysql_catalog;
 mod names;
 mod output;
 mod pg_catalog;

@@ -373,6 +373,7 @@ fn postgres_discovery_reports_every_skipped_relation_and_ignores_the_plan() {
              ('2027-01-01')",
             "CREATE TABLE archived_tag (archived_at date) INHERITS (tag)",
             "ALTER TABLE archived_tag ADD PRIMARY KEY (id)",
+            "ALTER TABLE tag ADD COLUMN shout text GENERATED ALWAYS AS (upper(name)) STORED",
         ] {
             conn.execute_unprepared(sql).await?;
         }
@@ -395,7 +396,13 @@ fn postgres_discovery_reports_every_skipped_relation_and_ignores_the_plan() {
     );
     assert_eq!(
         run.lines_starting("note: "),
-        ["note: archived_tag inherits from tag; its entity has the inherited columns too"],
+        [
+            "note: archived_tag inherits from tag; its entity has the inherited columns too",
+            "note: archived_tag.shout is a generated column: left out of the entity, which would \
+             otherwise write it",
+            "note: tag.shout is a generated column: left out of the entity, which would otherwise \
+             write it",
+        ],
         "{}",
         run.stderr
     );
@@ -409,5 +416,79 @@ fn postgres_discovery_reports_every_skipped_relation_and_ignores_the_plan() {
         contents(&plain),
         contents(&no_nestloop),
         "the output depends on the plan"
+    );
+}
+
+/// MySQL/MariaDB discovery reads `information_schema` in a fixed number of queries; views are
+/// reported, and generated columns are left out with a note.
+#[test]
+fn mysql_discovery_reports_views_and_generated_columns() {
+    use duetto::sea_orm::ConnectionTrait;
+
+    if !backends().contains(&Kind::Mysql) {
+        return;
+    }
+    let t = common::migrated_blocking(Kind::Mysql);
+    t.db.run(|conn| async move {
+        for sql in [
+            "CREATE VIEW paid_order AS SELECT * FROM `order` WHERE status = 'paid'",
+            "ALTER TABLE tag ADD COLUMN shout varchar(100) AS (upper(name)) VIRTUAL",
+        ] {
+            conn.execute_unprepared(sql).await?;
+        }
+        Ok::<_, DbErr>(())
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = generate(&t.url, &tmp.path().join("entities"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.lines_starting("skipped: "),
+        ["skipped: paid_order (a view)"],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.lines_starting("note: "),
+        [
+            "note: tag.shout is a generated column: left out of the entity, which would otherwise \
+          write it"
+        ],
+        "{}",
+        run.stderr
+    );
+}
+
+/// SQLite: views are reported, generated columns left out with a note.
+#[test]
+fn sqlite_discovery_reports_views_and_generated_columns() {
+    use duetto::sea_orm::ConnectionTrait;
+
+    let t = common::migrated_blocking(Kind::Sqlite);
+    t.db.run(|conn| async move {
+        for sql in [
+            "CREATE VIEW paid_order AS SELECT * FROM \"order\" WHERE status = 'paid'",
+            "ALTER TABLE tag ADD COLUMN shout text AS (upper(name)) VIRTUAL",
+        ] {
+            conn.execute_unprepared(sql).await?;
+        }
+        Ok::<_, DbErr>(())
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = generate(&t.url, &tmp.path().join("entities"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.lines_starting("skipped: "),
+        ["skipped: paid_order (a view)"],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.lines_starting("note: "),
+        ["note: tag.shout is a generated column: left out of the entity, which would otherwise \
+          write it"],
+        "{}",
+        run.stderr
     );
 }
