@@ -1,7 +1,7 @@
 //! Reading a database's tables with sea-schema, as the `CREATE TABLE` statements codegen consumes,
 //! with every column given a verdict by the [type map](crate::type_map) on the way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use duetto::sea_orm::sea_query::TableCreateStatement;
 use duetto::sea_orm::sqlx;
@@ -187,12 +187,72 @@ fn left_out<C>(
     notes
 }
 
-/// Every table of the database (for PostgreSQL: of `pg_schema`), sorted by name.
+/// The names of every table and view (for PostgreSQL: of `pg_schema`), in one query, so that
+/// `--tables` and `--ignore-tables` apply before anything else is read.
+pub(crate) async fn names(pool: &Pool, pg_schema: &str) -> CliResult<Vec<String>> {
+    let failed = |e: sqlx::Error| CliError::new(format!("schema discovery failed: {e}"));
+    let mut names: Vec<String> = match pool {
+        Pool::Sqlite(pool) => sqlx::query_scalar(
+            "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view')
+               AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(failed)?,
+        Pool::Postgres(pool) => pg_catalog::relations(pool, pg_schema)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|relation| relation.name)
+            .collect(),
+        Pool::MySql { pool, database } => sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables
+              WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW')",
+        )
+        .bind(database)
+        .fetch_all(pool)
+        .await
+        .map_err(failed)?,
+    };
+    names.sort();
+    Ok(names)
+}
+
+/// Keeps the foreign keys whose target gets an entity; a note for each other one.
+fn keep_foreign_keys<F>(
+    table: &str,
+    keys: &mut Vec<F>,
+    generated: &BTreeSet<String>,
+    parts: impl Fn(&F) -> (&Vec<String>, &String),
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    keys.retain(|fk| {
+        let (columns, target) = parts(fk);
+        let keep = generated.contains(target);
+        if !keep {
+            notes.push(format!(
+                "{table}({}) references {target}, which gets no entity: the relation is left out",
+                columns.join(", ")
+            ));
+        }
+        keep
+    });
+    notes
+}
+
+/// The chosen tables and views (`chosen`; for PostgreSQL: in `pg_schema`), sorted by name.
+///
+/// A foreign key to a table that gets no entity (not chosen, or without a primary key) is left
+/// out with a note: the relation would name an entity that does not exist.
 ///
 /// Foreign keys are sorted by their columns before codegen sees them: codegen numbers relations
 /// to the same table in the order it meets them, and not every backend reports foreign keys in a
 /// stable order, while the output must be the same bytes on every run.
-pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>> {
+pub(crate) async fn tables(
+    pool: &Pool,
+    pg_schema: &str,
+    chosen: &BTreeSet<String>,
+) -> CliResult<Vec<Table>> {
     let failed = |e: &dyn std::fmt::Display| CliError::new(format!("schema discovery failed: {e}"));
     let mut tables = match pool {
         Pool::Sqlite(pool) => {
@@ -221,19 +281,24 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
             .fetch_all(pool)
             .await
             .map_err(|e| failed(&e))?;
-            let naming = Naming::plan(schema.tables.iter().map(|t| {
+            let mut defs = schema.tables;
+            defs.retain(|t| chosen.contains(&t.name));
+            let generated: BTreeSet<String> = defs
+                .iter()
+                .filter(|t| t.columns.iter().any(|c| c.primary_key))
+                .map(|t| t.name.clone())
+                .collect();
+            let naming = Naming::plan(defs.iter().map(|t| {
                 (
                     t.name.as_str(),
                     t.columns.iter().map(|c| c.name.as_str()).collect(),
                 )
             }));
-            schema
-                .tables
-                .into_iter()
+            defs.into_iter()
                 .map(|mut table| {
                     let declared = declared.remove(&table.name).unwrap_or_default();
                     // Generated columns cannot be written, so an entity must not have them.
-                    let generated = left_out(&table.name, &mut table.columns, |col| {
+                    let generated_columns = left_out(&table.name, &mut table.columns, |col| {
                         matches!(
                             col.hidden,
                             ColumnVisibility::GeneratedVirtual | ColumnVisibility::GeneratedStored
@@ -256,6 +321,10 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     table
                         .foreign_keys
                         .retain(|fk| !fk.from.iter().any(|c| verdicts.dropped(c)));
+                    let outside =
+                        keep_foreign_keys(&table.name, &mut table.foreign_keys, &generated, |fk| {
+                            (&fk.from, &fk.table)
+                        });
                     table
                         .foreign_keys
                         .sort_by(|a, b| (&a.from, &a.table).cmp(&(&b.from, &b.table)));
@@ -277,12 +346,14 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     table.name = naming.table(&name);
                     let create = table.write();
                     let mut entity = verdicts.into_table(create, has_primary_key, &naming);
-                    entity.notes.extend(generated);
+                    entity.notes.extend(generated_columns);
+                    entity.notes.extend(outside);
                     entity
                 })
                 .chain(
                     views
                         .into_iter()
+                        .filter(|view| chosen.contains(view))
                         .map(|view| Table::skipped(view, "a view".to_owned())),
                 )
                 .collect::<Vec<_>>()
@@ -295,6 +366,9 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
             let mut notes = BTreeMap::new();
             let mut to_read = Vec::new();
             for relation in relations {
+                if !chosen.contains(&relation.name) {
+                    continue;
+                }
                 match relation.kind {
                     RelationKind::Table => {
                         if !relation.inherits.is_empty() {
@@ -321,6 +395,11 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
             let defs = pg_catalog::tables(pool, pg_schema, &to_read)
                 .await
                 .map_err(|e| failed(&e))?;
+            let generated: BTreeSet<String> = defs
+                .iter()
+                .filter(|t| !t.primary_key_constraints.is_empty())
+                .map(|t| t.info.name.clone())
+                .collect();
             let naming = Naming::plan(defs.iter().map(|t| {
                 (
                     t.info.name.as_str(),
@@ -328,7 +407,7 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 )
             }));
             for mut table in defs {
-                let generated = left_out(&table.info.name, &mut table.columns, |col| {
+                let generated_columns = left_out(&table.info.name, &mut table.columns, |col| {
                     col.generated.as_ref().map(|_| col.name.clone())
                 });
                 let mut verdicts = Verdicts::new(&table.info.name);
@@ -343,6 +422,12 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 table
                     .reference_constraints
                     .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
+                let outside = keep_foreign_keys(
+                    &table.info.name,
+                    &mut table.reference_constraints,
+                    &generated,
+                    |fk| (&fk.columns, &fk.table),
+                );
                 table
                     .reference_constraints
                     .sort_by(|a, b| (&a.columns, &a.table).cmp(&(&b.columns, &b.table)));
@@ -369,15 +454,22 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                 let create = table.write();
                 let mut entity = verdicts.into_table(create, has_primary_key, &naming);
                 entity.notes.extend(notes.remove(&entity.name));
-                entity.notes.extend(generated);
+                entity.notes.extend(generated_columns);
+                entity.notes.extend(outside);
                 tables.push(entity);
             }
             tables
         }
         Pool::MySql { pool, database } => {
-            let (defs, views) = mysql_catalog::read(pool, database)
+            let (mut defs, views) = mysql_catalog::read(pool, database)
                 .await
                 .map_err(|e| failed(&e))?;
+            defs.retain(|t| chosen.contains(&t.info.name));
+            let generated: BTreeSet<String> = defs
+                .iter()
+                .filter(|t| t.indexes.iter().any(|index| index.name == "PRIMARY"))
+                .map(|t| t.info.name.clone())
+                .collect();
             let naming = Naming::plan(defs.iter().map(|t| {
                 (
                     t.info.name.as_str(),
@@ -386,10 +478,11 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
             }));
             let views = views
                 .into_iter()
+                .filter(|view| chosen.contains(view))
                 .map(|view| Table::skipped(view, "a view".to_owned()));
             defs.into_iter()
                 .map(|mut table| {
-                    let generated = left_out(&table.info.name, &mut table.columns, |col| {
+                    let generated_columns = left_out(&table.info.name, &mut table.columns, |col| {
                         col.extra.generated.then(|| col.name.clone())
                     });
                     let mut verdicts = Verdicts::new(&table.info.name);
@@ -401,6 +494,12 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     table
                         .foreign_keys
                         .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
+                    let outside = keep_foreign_keys(
+                        &table.info.name,
+                        &mut table.foreign_keys,
+                        &generated,
+                        |fk| (&fk.columns, &fk.referenced_table),
+                    );
                     table.foreign_keys.sort_by(|a, b| {
                         (&a.columns, &a.referenced_table).cmp(&(&b.columns, &b.referenced_table))
                     });
@@ -425,7 +524,8 @@ pub(crate) async fn tables(pool: &Pool, pg_schema: &str) -> CliResult<Vec<Table>
                     table.info.name = naming.table(&name);
                     let create = table.write();
                     let mut entity = verdicts.into_table(create, has_primary_key, &naming);
-                    entity.notes.extend(generated);
+                    entity.notes.extend(generated_columns);
+                    entity.notes.extend(outside);
                     entity
                 })
                 .chain(views)

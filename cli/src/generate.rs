@@ -1,5 +1,6 @@
 //! `duetto generate entity`: discover → select → render → write or check.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::args::{EntityArgs, EntityFormat};
@@ -45,31 +46,7 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
 
     let started = Instant::now();
     eprintln!("Connecting to {} …", target.redacted);
-    let tables = read_schema(target, pg_schema)?;
-    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    eprintln!(
-        "Found {}: {}",
-        plural(names.len(), "table"),
-        names.join(", ")
-    );
-
-    let selection = Selection {
-        only: &args.tables,
-        ignore: &args.ignore_tables,
-        include_hidden: args.include_hidden_tables,
-    };
-    let chosen: Vec<String> = selection
-        .apply(&names)?
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    if chosen.len() != names.len() {
-        eprintln!("Generating {} of them: {}", chosen.len(), chosen.join(", "));
-    }
-    let chosen: Vec<Table> = tables
-        .into_iter()
-        .filter(|t| chosen.contains(&t.name))
-        .collect();
+    let chosen = read_schema(target, pg_schema, args)?;
 
     let mut skipped = Vec::new();
     let mut unmapped = Vec::new();
@@ -124,6 +101,13 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
         ));
     }
     let entities = statements.len();
+    if !args.lib && entities > 100 {
+        eprintln!(
+            "note: checking that this many related entities are Send can exceed rustc's default \
+             recursion limit; if the crate then fails with E0275, add #![recursion_limit = \"256\"] \
+             to its root (with --lib, lib.rs has it)"
+        );
+    }
 
     let files = render::files(statements, args, schema_name, &fixes)?;
     let summary = |verb: &str| {
@@ -177,12 +161,36 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
     }
 }
 
-/// Connects, discovers and disconnects, on duetto's home runtime.
-fn read_schema(target: Target, pg_schema: String) -> CliResult<Vec<Table>> {
+/// Connects, lists the tables, applies the selection, discovers the chosen ones and
+/// disconnects, on duetto's home runtime.
+fn read_schema(target: Target, pg_schema: String, args: &EntityArgs) -> CliResult<Vec<Table>> {
+    let (only, ignore) = (args.tables.clone(), args.ignore_tables.clone());
+    let include_hidden = args.include_hidden_tables;
     let reading = async move {
+        let selection = Selection {
+            only: &only,
+            ignore: &ignore,
+            include_hidden,
+        };
         let pool = target.connect().await?;
+        let names = discover::names(&pool, &pg_schema).await?;
+        eprintln!(
+            "Found {}: {}",
+            plural(names.len(), "table"),
+            names.join(", ")
+        );
+        let available: Vec<&str> = names.iter().map(String::as_str).collect();
+        let chosen: BTreeSet<String> = selection
+            .apply(&available)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if chosen.len() != names.len() {
+            let listed: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            eprintln!("Generating {} of them: {}", chosen.len(), listed.join(", "));
+        }
         eprintln!("Discovering schema …");
-        let tables = discover::tables(&pool, &pg_schema).await;
+        let tables = discover::tables(&pool, &pg_schema, &chosen).await;
         pool.close().await;
         tables
     };

@@ -486,9 +486,30 @@ fn sqlite_discovery_reports_views_and_generated_columns() {
     );
     assert_eq!(
         run.lines_starting("note: "),
-        ["note: tag.shout is a generated column: left out of the entity, which would otherwise \
-          write it"],
+        [
+            "note: tag.shout is a generated column: left out of the entity, which would otherwise \
+          write it"
+        ],
         "{}",
         run.stderr
     );
+}
+
+/// `--tables` applies before discovery, and a foreign key to a table left out is left out too
+/// (its relation would name an entity that does not exist), with a note.
+#[test]
+fn a_foreign_key_to_a_table_not_generated_is_left_out_with_a_note() {
+    let t = common::migrated_blocking(Kind::Sqlite);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("entities");
+    let run = generate(&t.url, &dir, &["--tables", "post,tag"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.lines_starting("note: "),
+        ["note: post(user_id) references user, which gets no entity: the relation is left out"],
+        "{}",
+        run.stderr
+    );
+    let post = fs::read_to_string(dir.join("post.rs")).unwrap();
+    assert!(!post.contains("super::user::"), "{post}");
 }
