@@ -133,6 +133,10 @@ fn format(name: &str, content: &str, fixes: &Fixes) -> CliResult<(String, usize)
     let applied = field_patches::apply(&mut file, fixes)?;
     let compact: String = content.split_whitespace().collect();
     if compact.contains("sea_orm::") {
+        // SeaORM's derives emit items (`ModelEx`, …) a crate may never use; in a bin crate, each
+        // unused entity would then warn.
+        file.attrs
+            .insert(insert_at + 2, syn::parse_quote!(#![allow(dead_code)]));
         // The derives expand to `sea_orm::…` paths, which resolve through this import: the
         // entities compile in a crate whose only dependency is duetto.
         file.items.insert(
