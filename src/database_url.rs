@@ -126,14 +126,36 @@ fn ensure_enabled(backend: DatabaseBackend, scheme: &str, redacted: &str) -> Res
     }
 }
 
-/// `raw` with any password replaced by `***`, for error messages and logs.
+/// `raw` with any password replaced by `***`, for error messages and logs: the userinfo's, and a
+/// `password` query parameter (which sqlx also reads).
 pub(crate) fn redact(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => raw.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(raw) else {
+        return raw.to_owned();
+    };
+    let mut changed = false;
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+        changed = true;
+    }
+    if parsed.query_pairs().any(|(key, _)| key == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "password" {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed {
+        parsed.to_string()
+    } else {
+        raw.to_owned()
     }
 }
 
@@ -182,5 +204,13 @@ mod tests {
         );
         let err = DatabaseUrl::parse("oracle://alice:s3cret@db/app").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(
+            redact("postgres://db.example/app?sslmode=require&password=s3cret"),
+            "postgres://db.example/app?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("sqlite://app.db?mode=rwc"),
+            "sqlite://app.db?mode=rwc"
+        );
     }
 }

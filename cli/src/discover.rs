@@ -48,12 +48,17 @@ impl Table {
     }
 }
 
+/// Why a table is skipped when its primary key is among the unmapped columns.
+pub(crate) const UNMAPPED_KEY: &str = "its primary key has no Rust type";
+
 /// What the type map decided for one table's columns.
 #[derive(Default)]
 struct Verdicts {
     table: String,
     patches: BTreeMap<String, Patch>,
     unmapped: Vec<Unmapped>,
+    /// Generated columns, left out.
+    generated: BTreeSet<String>,
 }
 
 impl Verdicts {
@@ -89,15 +94,18 @@ impl Verdicts {
         }
     }
 
+    /// Whether `column` is not in the entity (no Rust type, or generated): foreign keys and
+    /// unique keys through it must go too, or they would name a field that does not exist.
     fn dropped(&self, column: &str) -> bool {
-        self.unmapped.iter().any(|u| u.column == column)
+        self.generated.contains(column) || self.unmapped.iter().any(|u| u.column == column)
     }
 
     /// The table, once its definition was renamed by `naming` and written as `create`.
+    /// `primary_key`: `None` without one, `Some(false)` when its columns are not in the entity.
     fn into_table(
         self,
         create: TableCreateStatement,
-        has_primary_key: bool,
+        primary_key: Option<bool>,
         naming: &Naming,
     ) -> Table {
         let columns = naming.columns(&self.table);
@@ -117,7 +125,11 @@ impl Verdicts {
             fix,
             unmapped: self.unmapped,
             // An entity without a primary key does not compile.
-            skip: (!has_primary_key).then(|| "no primary key".to_owned()),
+            skip: match primary_key {
+                None => Some("no primary key".to_owned()),
+                Some(false) => Some(UNMAPPED_KEY.to_owned()),
+                Some(true) => None,
+            },
             notes: Vec::new(),
         }
     }
@@ -164,22 +176,25 @@ impl Naming {
     }
 }
 
-/// Removes the columns `generated` names (generated columns), returning a note for each.
+/// Removes the columns `generated` names (generated columns), recording them in `verdicts`;
+/// returns a note for each.
 ///
 /// SeaORM has no read-only field: an entity holding a generated column would write it on every
 /// insert of a whole model, which the database refuses. So it is left out, and said.
 fn left_out<C>(
-    table: &str,
+    verdicts: &mut Verdicts,
     columns: &mut Vec<C>,
     generated: impl Fn(&C) -> Option<String>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
+    let table = verdicts.table.clone();
     columns.retain(|col| match generated(col) {
         Some(name) => {
             notes.push(format!(
                 "{table}.{name} is a generated column: left out of the entity, which would \
                  otherwise write it"
             ));
+            verdicts.generated.insert(name);
             false
         }
         None => true,
@@ -188,7 +203,8 @@ fn left_out<C>(
 }
 
 /// The names of every table and view (for PostgreSQL: of `pg_schema`), in one query, so that
-/// `--tables` and `--ignore-tables` apply before anything else is read.
+/// `--tables` and `--ignore-tables` apply before the tables are read (on SQLite and MySQL the
+/// schema-wide queries still read every table; only the chosen ones are then parsed).
 pub(crate) async fn names(pool: &Pool, pg_schema: &str) -> CliResult<Vec<String>> {
     let failed = |e: sqlx::Error| CliError::new(format!("schema discovery failed: {e}"));
     let mut names: Vec<String> = match pool {
@@ -297,8 +313,9 @@ pub(crate) async fn tables(
             defs.into_iter()
                 .map(|mut table| {
                     let declared = declared.remove(&table.name).unwrap_or_default();
+                    let mut verdicts = Verdicts::new(&table.name);
                     // Generated columns cannot be written, so an entity must not have them.
-                    let generated_columns = left_out(&table.name, &mut table.columns, |col| {
+                    let generated_columns = left_out(&mut verdicts, &mut table.columns, |col| {
                         matches!(
                             col.hidden,
                             ColumnVisibility::GeneratedVirtual | ColumnVisibility::GeneratedStored
@@ -311,7 +328,6 @@ pub(crate) async fn tables(
                         .filter(|c| c.primary_key)
                         .map(|c| c.name.clone())
                         .collect();
-                    let mut verdicts = Verdicts::new(&table.name);
                     table.columns.retain_mut(|col| {
                         let as_declared = declared.get(&col.name).map_or("", String::as_str);
                         let db_type = type_map::sqlite::db_type(as_declared);
@@ -328,8 +344,11 @@ pub(crate) async fn tables(
                     table
                         .foreign_keys
                         .sort_by(|a, b| (&a.from, &a.table).cmp(&(&b.from, &b.table)));
-                    let has_primary_key =
-                        !primary_key.is_empty() && !primary_key.iter().any(|c| verdicts.dropped(c));
+                    let primary_key = (!primary_key.is_empty())
+                        .then(|| !primary_key.iter().any(|c| verdicts.dropped(c)));
+                    table
+                        .constraints
+                        .retain(|index| !index.columns.iter().any(|c| verdicts.dropped(c)));
                     let name = table.name.clone();
                     for fk in &mut table.foreign_keys {
                         naming.rename_all(&name, &mut fk.from);
@@ -345,7 +364,7 @@ pub(crate) async fn tables(
                     }
                     table.name = naming.table(&name);
                     let create = table.write();
-                    let mut entity = verdicts.into_table(create, has_primary_key, &naming);
+                    let mut entity = verdicts.into_table(create, primary_key, &naming);
                     entity.notes.extend(generated_columns);
                     entity.notes.extend(outside);
                     entity
@@ -392,9 +411,16 @@ pub(crate) async fn tables(
                     }
                 }
             }
-            let defs = pg_catalog::tables(pool, pg_schema, &to_read)
-                .await
-                .map_err(|e| failed(&e))?;
+            let (defs, mut key_notes): (Vec<_>, BTreeMap<_, _>) =
+                pg_catalog::tables(pool, pg_schema, &to_read)
+                    .await
+                    .map_err(|e| failed(&e))?
+                    .into_iter()
+                    .map(|(def, notes)| {
+                        let name = def.info.name.clone();
+                        (def, (name, notes))
+                    })
+                    .unzip();
             let generated: BTreeSet<String> = defs
                 .iter()
                 .filter(|t| !t.primary_key_constraints.is_empty())
@@ -407,10 +433,10 @@ pub(crate) async fn tables(
                 )
             }));
             for mut table in defs {
-                let generated_columns = left_out(&table.info.name, &mut table.columns, |col| {
+                let mut verdicts = Verdicts::new(&table.info.name);
+                let generated_columns = left_out(&mut verdicts, &mut table.columns, |col| {
                     col.generated.as_ref().map(|_| col.name.clone())
                 });
-                let mut verdicts = Verdicts::new(&table.info.name);
                 table.columns.retain_mut(|col| {
                     let db_type = type_map::postgres::db_type(&col.col_type);
                     let verdict = type_map::postgres::map(col);
@@ -418,7 +444,9 @@ pub(crate) async fn tables(
                 });
                 // Codegen cannot express partial unique indexes; keeping them would mark the
                 // column unique for every row.
-                table.unique_constraints.retain(|unique| !unique.is_partial);
+                table.unique_constraints.retain(|unique| {
+                    !unique.is_partial && !unique.columns.iter().any(|c| verdicts.dropped(c))
+                });
                 table
                     .reference_constraints
                     .retain(|fk| !fk.columns.iter().any(|c| verdicts.dropped(c)));
@@ -431,10 +459,10 @@ pub(crate) async fn tables(
                 table
                     .reference_constraints
                     .sort_by(|a, b| (&a.columns, &a.table).cmp(&(&b.columns, &b.table)));
-                let has_primary_key = table
+                let primary_key = table
                     .primary_key_constraints
-                    .iter()
-                    .any(|pk| !pk.columns.iter().any(|c| verdicts.dropped(c)));
+                    .first()
+                    .map(|pk| !pk.columns.iter().any(|c| verdicts.dropped(c)));
                 let name = table.info.name.clone();
                 for pk in &mut table.primary_key_constraints {
                     naming.rename_all(&name, &mut pk.columns);
@@ -452,8 +480,11 @@ pub(crate) async fn tables(
                 }
                 table.info.name = naming.table(&name);
                 let create = table.write();
-                let mut entity = verdicts.into_table(create, has_primary_key, &naming);
+                let mut entity = verdicts.into_table(create, primary_key, &naming);
                 entity.notes.extend(notes.remove(&entity.name));
+                entity
+                    .notes
+                    .extend(key_notes.remove(&entity.name).unwrap_or_default());
                 entity.notes.extend(generated_columns);
                 entity.notes.extend(outside);
                 tables.push(entity);
@@ -461,7 +492,11 @@ pub(crate) async fn tables(
             tables
         }
         Pool::MySql { pool, database } => {
-            let (mut defs, views) = mysql_catalog::read(pool, database)
+            let mysql_catalog::Catalog {
+                tables: mut defs,
+                views,
+                notes: mut key_notes,
+            } = mysql_catalog::read(pool, database)
                 .await
                 .map_err(|e| failed(&e))?;
             defs.retain(|t| chosen.contains(&t.info.name));
@@ -482,10 +517,10 @@ pub(crate) async fn tables(
                 .map(|view| Table::skipped(view, "a view".to_owned()));
             defs.into_iter()
                 .map(|mut table| {
-                    let generated_columns = left_out(&table.info.name, &mut table.columns, |col| {
+                    let mut verdicts = Verdicts::new(&table.info.name);
+                    let generated_columns = left_out(&mut verdicts, &mut table.columns, |col| {
                         col.extra.generated.then(|| col.name.clone())
                     });
-                    let mut verdicts = Verdicts::new(&table.info.name);
                     table.columns.retain_mut(|col| {
                         let db_type = type_map::mysql::db_type(&col.col_type);
                         let verdict = type_map::mysql::map(col);
@@ -503,9 +538,14 @@ pub(crate) async fn tables(
                     table.foreign_keys.sort_by(|a, b| {
                         (&a.columns, &a.referenced_table).cmp(&(&b.columns, &b.referenced_table))
                     });
-                    let has_primary_key = table.indexes.iter().any(|index| {
+                    let primary_key = table
+                        .indexes
+                        .iter()
+                        .find(|index| index.name == "PRIMARY")
+                        .map(|index| !index.parts.iter().any(|p| verdicts.dropped(&p.column)));
+                    table.indexes.retain(|index| {
                         index.name == "PRIMARY"
-                            && !index.parts.iter().any(|p| verdicts.dropped(&p.column))
+                            || !index.parts.iter().any(|p| verdicts.dropped(&p.column))
                     });
                     let name = table.info.name.clone();
                     for index in &mut table.indexes {
@@ -523,9 +563,12 @@ pub(crate) async fn tables(
                     }
                     table.info.name = naming.table(&name);
                     let create = table.write();
-                    let mut entity = verdicts.into_table(create, has_primary_key, &naming);
+                    let mut entity = verdicts.into_table(create, primary_key, &naming);
                     entity.notes.extend(generated_columns);
                     entity.notes.extend(outside);
+                    entity
+                        .notes
+                        .extend(key_notes.remove(&entity.name).unwrap_or_default());
                     entity
                 })
                 .chain(views)

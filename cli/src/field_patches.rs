@@ -86,7 +86,9 @@ pub(crate) fn apply(file: &mut syn::File, fixes: &Fixes) -> CliResult<usize> {
     Ok(applied)
 }
 
-const RELATION_KINDS: [&str; 3] = ["belongs_to", "has_one", "has_many"];
+/// How codegen marks relation fields; `self_ref` is a foreign key to the table itself, which
+/// codegen names after the table (and so may clash with a column of that name).
+const RELATION_KINDS: [&str; 4] = ["belongs_to", "self_ref", "has_one", "has_many"];
 
 fn relation_kind(attrs: &[Attribute]) -> Option<&'static str> {
     attrs
@@ -132,7 +134,7 @@ fn rename_relations(fields: &mut syn::Fields) -> CliResult<()> {
         .collect();
     let mut belongs_to_per_target: BTreeMap<String, usize> = BTreeMap::new();
     for field in fields.iter() {
-        if relation_kind(&field.attrs) == Some("belongs_to") {
+        if matches!(relation_kind(&field.attrs), Some("belongs_to" | "self_ref")) {
             if let Some(t) = target(&field.ty) {
                 *belongs_to_per_target.entry(t).or_default() += 1;
             }
@@ -151,7 +153,8 @@ fn rename_relations(fields: &mut syn::Fields) -> CliResult<()> {
             .as_ref()
             .is_some_and(|t| belongs_to_per_target.get(t).copied().unwrap_or(0) > 1);
         let mut wanted = name.clone();
-        if kind == "belongs_to" && (shared || taken.contains(&name)) {
+        let to_one = matches!(kind, "belongs_to" | "self_ref");
+        if to_one && (shared || taken.contains(&name)) {
             let from = field
                 .attrs
                 .iter()
@@ -166,7 +169,7 @@ fn rename_relations(fields: &mut syn::Fields) -> CliResult<()> {
                 target.clone().unwrap_or(name.clone()),
                 columns.join("_")
             );
-        } else if kind != "belongs_to" && taken.contains(&name) {
+        } else if !to_one && taken.contains(&name) {
             wanted = format!("{name}_rel");
         }
         let mut unique = wanted.clone();

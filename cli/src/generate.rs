@@ -53,6 +53,14 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
     let mut fixes = Fixes::new();
     let mut statements = Vec::new();
     for table in chosen {
+        // A table skipped for its unmapped primary key still fails the run without
+        // --allow-unmapped; one skipped for another reason is not generated at all.
+        if table.skip.is_none() || table.skip.as_deref() == Some(discover::UNMAPPED_KEY) {
+            for column in &table.unmapped {
+                eprintln!("unmapped: {column}");
+            }
+            unmapped.extend(table.unmapped);
+        }
         if let Some(reason) = &table.skip {
             eprintln!("skipped: {} ({reason})", table.name);
             skipped.push(format!("{}: {reason}", table.name));
@@ -61,10 +69,6 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
         for note in &table.notes {
             eprintln!("note: {note}");
         }
-        for column in &table.unmapped {
-            eprintln!("unmapped: {column}");
-        }
-        unmapped.extend(table.unmapped);
         if table.fix.changes_columns() {
             fixes.insert(table.safe_name.clone(), table.fix);
         }
@@ -88,7 +92,10 @@ pub(crate) fn entity(args: &EntityArgs) -> CliResult<Outcome> {
         )));
     }
     if args.entity_format == EntityFormat::Expanded && !fixes.is_empty() {
-        let tables: Vec<&str> = fixes.keys().map(String::as_str).collect();
+        let tables: Vec<&str> = fixes
+            .iter()
+            .map(|(safe, fix)| fix.real_table.as_deref().unwrap_or(safe))
+            .collect();
         return Err(CliError::new(format!(
             "{} need SQL casts, a type of duetto's or a name other than the real one, which \
              --entity-format expanded cannot express; use dense or compact",

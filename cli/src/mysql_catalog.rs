@@ -1,9 +1,11 @@
 //! Reading a MySQL or MariaDB database in a fixed number of `information_schema` queries.
 //!
-//! sea-schema's discovery runs three queries per table. These are the same queries without the
-//! per-table filter, each ordered by table first, so a schema of any size is read in six round
-//! trips; the rows are then parsed, table by table, by sea-schema's own parsers, so types, keys
-//! and indexes are read exactly as before.
+//! sea-schema's discovery runs three queries per table. These are its queries without the
+//! per-table filter, each ordered by table first, so a schema of any size is read in a fixed
+//! number of round trips; the rows are then parsed, table by table, by sea-schema's own parsers,
+//! so types, keys and indexes are read as before. Differences: foreign keys into another database
+//! are left out (with a note), and a table's character set is found by `collation_name` only
+//! (sea-schema also matches MariaDB's `full_collation_name`; codegen does not use it).
 
 use std::collections::BTreeMap;
 
@@ -15,11 +17,16 @@ use sea_schema::mysql::query::{
     VersionQueryResult,
 };
 
-/// The database's tables (views are returned by name, for the report), in name order.
-pub(crate) async fn read(
-    pool: &MySqlPool,
-    database: &str,
-) -> sqlx::Result<(Vec<TableDef>, Vec<String>)> {
+/// What one database holds: its tables in name order, its views by name (for the report), and
+/// per table the notes on foreign keys left out because they point into another database.
+pub(crate) struct Catalog {
+    pub(crate) tables: Vec<TableDef>,
+    pub(crate) views: Vec<String>,
+    pub(crate) notes: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads the [`Catalog`] of `database`.
+pub(crate) async fn read(pool: &MySqlPool, database: &str) -> sqlx::Result<Catalog> {
     let version: String = sqlx::query_scalar("SELECT VERSION()")
         .fetch_one(pool)
         .await?;
@@ -73,6 +80,17 @@ pub(crate) async fn read(
     })
     .await?;
 
+    let elsewhere = by_table(OTHER_DATABASE_KEYS.to_owned(), database, pool, |row| {
+        Ok(format!(
+            "{}({}) references {}.{}, in another database: the relation is left out",
+            text(row, 0)?,
+            text(row, 1)?,
+            text(row, 2)?,
+            text(row, 3)?
+        ))
+    })
+    .await?;
+
     let tables = sqlx::query(TABLES).bind(database).fetch_all(pool).await?;
     let mut defs = Vec::new();
     for row in &tables {
@@ -100,7 +118,11 @@ pub(crate) async fn read(
             .collect(),
         });
     }
-    Ok((defs, views))
+    Ok(Catalog {
+        tables: defs,
+        views,
+        notes: elsewhere,
+    })
 }
 
 /// Runs `sql` (its first column the table name, its rows ordered by table) and groups the rows.
@@ -183,6 +205,16 @@ const FOREIGN_KEYS: &str = "\
        AND k.referenced_table_name IS NOT NULL
        AND k.referenced_column_name IS NOT NULL
      ORDER BY k.table_name, k.constraint_name, k.ordinal_position";
+
+/// The foreign keys the query above leaves out, one row per key.
+const OTHER_DATABASE_KEYS: &str = "\
+    SELECT CAST(table_name AS CHAR),
+           CAST(GROUP_CONCAT(column_name ORDER BY ordinal_position SEPARATOR ', ') AS CHAR),
+           CAST(MIN(referenced_table_schema) AS CHAR), CAST(MIN(referenced_table_name) AS CHAR)
+      FROM information_schema.key_column_usage
+     WHERE constraint_schema = ? AND referenced_table_schema <> constraint_schema
+     GROUP BY table_name, constraint_name
+     ORDER BY table_name, constraint_name";
 
 fn text(row: &MySqlRow, i: usize) -> sqlx::Result<String> {
     Ok(optional_text(row, i)?.unwrap_or_default())

@@ -95,7 +95,10 @@ fn sanitize(name: &str, module: bool) -> String {
             other => out.push_str(&format!("_x{:x}", other as u32)),
         }
     }
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+    // Judged on the snake_case form codegen makes, which drops leading and trailing `_`: `_`,
+    // `-` or `_1` would otherwise give an empty identifier or one starting with a digit.
+    let snake = out.to_snake_case();
+    if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "t_");
     }
     // heck, which codegen applies, drops a trailing `_`: the suffix must be a word.
@@ -134,6 +137,8 @@ mod tests {
             ("foo_bar", "foo_bar_2"),
             ("café", "caf_xe9"),
             ("2fa", "t_2fa"),
+            ("_", "t__"),
+            ("_1", "t__1"),
             ("order", "order"),
             ("my-table", "my_table"),
         ] {

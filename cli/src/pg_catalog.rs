@@ -76,12 +76,13 @@ pub(crate) async fn relations(pool: &PgPool, schema: &str) -> sqlx::Result<Vec<R
         .collect())
 }
 
-/// The table definitions of `tables` (names in `schema`), as sea-schema's writer takes them.
+/// The table definitions of `tables` (names in `schema`), as sea-schema's writer takes them, each
+/// with the notes on what was left out of it.
 pub(crate) async fn tables(
     pool: &PgPool,
     schema: &str,
     tables: &[String],
-) -> sqlx::Result<Vec<TableDef>> {
+) -> sqlx::Result<Vec<(TableDef, Vec<String>)>> {
     let enums = enums(pool, schema).await?;
     let mut columns = columns(pool, schema, &enums).await?;
     let mut keys = keys(pool, schema).await?;
@@ -89,9 +90,9 @@ pub(crate) async fn tables(
     Ok(tables
         .iter()
         .map(|name| {
-            let (primary_key_constraints, reference_constraints) =
+            let (primary_key_constraints, reference_constraints, notes) =
                 keys.remove(name).unwrap_or_default();
-            TableDef {
+            let def = TableDef {
                 info: TableInfo {
                     name: name.clone(),
                     of_type: None,
@@ -103,7 +104,8 @@ pub(crate) async fn tables(
                 primary_key_constraints,
                 reference_constraints,
                 exclusion_constraints: Vec::new(),
-            }
+            };
+            (def, notes)
         })
         .collect())
 }
@@ -182,10 +184,11 @@ async fn columns(
     Ok(columns)
 }
 
-type Keys = (Vec<PrimaryKey>, Vec<References>);
+/// (primary key, foreign keys, notes on the foreign keys left out).
+type Keys = (Vec<PrimaryKey>, Vec<References>, Vec<String>);
 
-/// Table → (primary key, foreign keys), columns in key order. A foreign key to a table of another
-/// schema is left out: the entity it would name is not generated.
+/// Table → (primary key, foreign keys, notes), columns in key order. A foreign key to a table of
+/// another schema is left out, with a note: the entity it would name is not generated.
 async fn keys(pool: &PgPool, schema: &str) -> sqlx::Result<BTreeMap<String, Keys>> {
     let rows = sqlx::query(
         "SELECT r.relname::text, con.conname::text, con.contype::text,
@@ -205,6 +208,8 @@ async fn keys(pool: &PgPool, schema: &str) -> sqlx::Result<BTreeMap<String, Keys
            LEFT JOIN pg_class fr ON fr.oid = con.confrelid
            LEFT JOIN pg_namespace fn ON fn.oid = fr.relnamespace
           WHERE n.nspname = $1 AND con.contype IN ('p', 'f')
+            -- A foreign key to a partitioned table has a copy per partition; the parent's is it.
+            AND con.conparentid = 0
           ORDER BY r.relname, con.conname",
     )
     .bind(schema)
@@ -212,7 +217,8 @@ async fn keys(pool: &PgPool, schema: &str) -> sqlx::Result<BTreeMap<String, Keys
     .await?;
     let mut keys: BTreeMap<String, Keys> = BTreeMap::new();
     for row in rows {
-        let (primary, foreign) = keys.entry(row.get(0)).or_default();
+        let table: String = row.get(0);
+        let (primary, foreign, notes) = keys.entry(table.clone()).or_default();
         let name: String = row.get(1);
         let kind: String = row.get(2);
         let columns: Vec<String> = row.get(3);
@@ -222,6 +228,13 @@ async fn keys(pool: &PgPool, schema: &str) -> sqlx::Result<BTreeMap<String, Keys
         }
         let foreign_schema: Option<String> = row.get(5);
         if foreign_schema.as_deref() != Some(schema) {
+            let target: Option<String> = row.get(4);
+            notes.push(format!(
+                "{table}({}) references {}.{}, in another schema: the relation is left out",
+                columns.join(", "),
+                foreign_schema.unwrap_or_default(),
+                target.unwrap_or_default()
+            ));
             continue;
         }
         let action = |code: String| match code.as_str() {
@@ -244,7 +257,7 @@ async fn keys(pool: &PgPool, schema: &str) -> sqlx::Result<BTreeMap<String, Keys
 }
 
 /// Table → unique indexes other than the primary key's, on plain columns (an index on an
-/// expression says nothing codegen can express).
+/// expression says nothing codegen can express), by their key columns (not `INCLUDE`d ones).
 async fn unique_indexes(
     pool: &PgPool,
     schema: &str,
@@ -254,6 +267,7 @@ async fn unique_indexes(
                 ARRAY(SELECT a.attname::text
                         FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(num, ord)
                         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.num
+                       WHERE k.ord <= x.indnkeyatts
                        ORDER BY k.ord) AS columns,
                 x.indpred IS NOT NULL
            FROM pg_index x

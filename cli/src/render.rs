@@ -44,8 +44,8 @@ pub(crate) fn files(
         // A patch that did not land would leave a field codegen marked `ignore` or typed wrong:
         // the silent failure the type map exists to prevent.
         return Err(CliError::new(format!(
-            "could not write {} of {wanted} column types or casts into the generated models",
-            wanted - applied
+            "{} of {wanted} column types or casts did not land in the generated models",
+            wanted.abs_diff(applied)
         )));
     }
     Ok(files)

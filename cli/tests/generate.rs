@@ -374,6 +374,9 @@ fn postgres_discovery_reports_every_skipped_relation_and_ignores_the_plan() {
             "CREATE TABLE archived_tag (archived_at date) INHERITS (tag)",
             "ALTER TABLE archived_tag ADD PRIMARY KEY (id)",
             "ALTER TABLE tag ADD COLUMN shout text GENERATED ALWAYS AS (upper(name)) STORED",
+            "CREATE SCHEMA elsewhere",
+            "CREATE TABLE elsewhere.owner (id integer PRIMARY KEY)",
+            "ALTER TABLE tag ADD COLUMN owner_id integer REFERENCES elsewhere.owner (id)",
         ] {
             conn.execute_unprepared(sql).await?;
         }
@@ -400,6 +403,8 @@ fn postgres_discovery_reports_every_skipped_relation_and_ignores_the_plan() {
             "note: archived_tag inherits from tag; its entity has the inherited columns too",
             "note: archived_tag.shout is a generated column: left out of the entity, which would \
              otherwise write it",
+            "note: tag(owner_id) references elsewhere.owner, in another schema: the relation is \
+             left out",
             "note: tag.shout is a generated column: left out of the entity, which would otherwise \
              write it",
         ],

@@ -34,7 +34,7 @@ pub(crate) fn map(column: &mut ColumnInfo) -> Verdict {
             Some(element) if native_array_element(element) => Verdict::Native,
             _ => Verdict::Unmapped(
                 "arrays map only when their element type is one SeaORM decodes natively \
-                 (integers, floats, numeric, text, boolean, dates and times, uuid, json)"
+                 (integers, floats, numeric, text, boolean, dates and times, uuid, jsonb)"
                     .into(),
             ),
         },
@@ -90,7 +90,7 @@ fn native_array_element(ty: &Type) -> bool {
             | Type::Timestamp(_)
             | Type::TimestampWithTimeZone(_)
             | Type::Uuid
-            | Type::Json
+            // Not json: without `=` for it, a json[] could not be filtered on either.
             | Type::JsonBinary
     )
 }

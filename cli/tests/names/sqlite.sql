@@ -1,6 +1,7 @@
 -- Every identifier case the generator must turn into names that compile (cli/tests/names.rs):
 -- keywords, names that cannot be raw identifiers, generated files' names, case clashes,
--- non-ASCII names, a foreign-key column named like its table, several foreign keys to one table.
+-- non-ASCII names, a foreign-key column named like its table, several foreign keys to one table,
+-- a table referencing itself through a column named like the table.
 CREATE TABLE artist (id integer PRIMARY KEY, name text NOT NULL);
 CREATE TABLE "type" (id integer PRIMARY KEY);
 CREATE TABLE release (
@@ -25,3 +26,9 @@ CREATE TABLE lib (id integer PRIMARY KEY);
 CREATE TABLE "FooBar" (id integer PRIMARY KEY);
 CREATE TABLE foo_bar (id integer PRIMARY KEY, "FooBar" integer NOT NULL, foo_bar integer NOT NULL);
 CREATE TABLE "café" (id integer PRIMARY KEY, "naïve" text NOT NULL);
+CREATE TABLE comment (
+    id integer PRIMARY KEY,
+    comment text NOT NULL,
+    parent integer,
+    FOREIGN KEY (parent) REFERENCES comment (id)
+);

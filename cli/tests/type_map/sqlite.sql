@@ -30,3 +30,8 @@ CREATE TABLE keyless (
     a INTEGER,
     b TEXT
 );
+-- An untyped primary key: the table cannot get an entity, and the run still reports the column.
+CREATE TABLE odd_key (
+    id PRIMARY KEY,
+    label TEXT
+);
