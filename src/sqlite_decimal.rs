@@ -117,8 +117,34 @@ impl Deref for SqliteDecimal {
     }
 }
 
+/// As the inner `Decimal` (`--with-serde` models derive serde through it).
+impl serde::Serialize for SqliteDecimal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SqliteDecimal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <Decimal as serde::Deserialize>::deserialize(deserializer).map(SqliteDecimal)
+    }
+}
+
 impl fmt::Display for SqliteDecimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_as_its_decimal() {
+        let price = SqliteDecimal(Decimal::new(1250, 2));
+        let json = serde_json::to_string(&price).unwrap();
+        assert_eq!(json, serde_json::to_string(&price.0).unwrap());
+        assert_eq!(serde_json::from_str::<SqliteDecimal>(&json).unwrap(), price);
     }
 }
