@@ -98,7 +98,8 @@ fn sanitize(name: &str, module: bool) -> String {
     // Judged on the snake_case form codegen makes, which drops leading and trailing `_`: `_`,
     // `-` or `_1` would otherwise give an empty identifier or one starting with a digit.
     let snake = out.to_snake_case();
-    if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) {
+    let core = snake.trim_start_matches('_');
+    if core.is_empty() || core.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "t_");
     }
     // heck, which codegen applies, drops a trailing `_`: the suffix must be a word.
@@ -121,7 +122,7 @@ mod tests {
         let renames = Renames::plan(
             [
                 "super", "self", "crate", "type", "prelude", "lib", "FooBar", "foo_bar", "café",
-                "2fa", "order", "my-table",
+                "2fa", "order", "my-table", "_", "_1",
             ],
             true,
         );

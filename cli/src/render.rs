@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use duetto::sea_orm::sea_query::TableCreateStatement;
+use duetto::sea_orm::sea_query::{ColumnType, TableCreateStatement};
 use sea_orm_codegen::{
     BannerVersion, BigIntegerType, EntityTransformer, EntityWriterContext, WithPrelude, WithSerde,
 };
@@ -26,9 +26,25 @@ pub(crate) fn files(
     pg_schema_name: Option<String>,
     fixes: &Fixes,
 ) -> CliResult<Files> {
+    let odd_labels = odd_enum_labels(&tables);
+    for (enum_name, label) in &odd_labels {
+        eprintln!(
+            "note: enum {enum_name}: label {label:?} is no Rust identifier; its variant is named \
+             after its UTF-8 bytes (the stored value stays {label:?})"
+        );
+    }
     let writer = EntityTransformer::transform(tables)
         .map_err(|e| CliError::new(format!("cannot turn the schema into entities: {e}")))?;
-    let output = writer.generate(&context(args, pg_schema_name));
+    let output = {
+        // Codegen prints its own warning about such labels to stdout, which is the caller's
+        // (`--check` in a pipeline, a script capturing output): said on stderr above instead.
+        let _silenced = if odd_labels.is_empty() {
+            None
+        } else {
+            gag::Gag::stdout().ok()
+        };
+        writer.generate(&context(args, pg_schema_name))
+    };
     let mut applied = 0;
     let files = output
         .files
@@ -49,6 +65,62 @@ pub(crate) fn files(
         )));
     }
     Ok(files)
+}
+
+/// Codegen spells an odd label's variant after its bytes (`n/a` → `nU002Fa`), which the
+/// `non_camel_case_types` lint flags; the variant is renamed UpperCamelCase (the label, in
+/// `string_value`, is untouched), with a number added if that clashes.
+fn camel_case_variants(file: &mut syn::File) {
+    use heck::ToUpperCamelCase;
+    for item in &mut file.items {
+        let syn::Item::Enum(active_enum) = item else {
+            continue;
+        };
+        let mut taken: std::collections::BTreeSet<String> = active_enum
+            .variants
+            .iter()
+            .map(|v| v.ident.to_string())
+            .collect();
+        for variant in &mut active_enum.variants {
+            let name = variant.ident.to_string();
+            let camel = name.to_upper_camel_case();
+            if camel == name || camel.is_empty() || camel.starts_with(|c: char| c.is_ascii_digit())
+            {
+                continue;
+            }
+            let mut unique = camel.clone();
+            let mut n = 1;
+            while taken.contains(&unique) {
+                n += 1;
+                unique = format!("{camel}{n}");
+            }
+            taken.insert(unique.clone());
+            variant.ident = syn::Ident::new(&unique, variant.ident.span());
+        }
+    }
+}
+
+/// (enum, label) for each enum label codegen cannot turn into a variant name as it is.
+fn odd_enum_labels(tables: &[TableCreateStatement]) -> Vec<(String, String)> {
+    let mut odd = Vec::new();
+    for table in tables {
+        for column in table.get_columns() {
+            let Some(ColumnType::Enum { name, variants }) = column.get_column_type() else {
+                continue;
+            };
+            for variant in variants {
+                let label = variant.to_string();
+                let trimmed = label.trim();
+                let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ');
+                if trimmed.is_empty() || !trimmed.chars().all(plain) {
+                    odd.push((name.to_string(), label));
+                }
+            }
+        }
+    }
+    odd.sort();
+    odd.dedup();
+    odd
 }
 
 fn context(args: &EntityArgs, schema_name: Option<String>) -> EntityWriterContext {
@@ -131,6 +203,7 @@ fn format(name: &str, content: &str, fixes: &Fixes) -> CliResult<(String, usize)
         );
     }
     let applied = field_patches::apply(&mut file, fixes)?;
+    camel_case_variants(&mut file);
     let compact: String = content.split_whitespace().collect();
     if compact.contains("sea_orm::") {
         // SeaORM's derives emit items (`ModelEx`, …) a crate may never use; in a bin crate, each

@@ -54,7 +54,7 @@
 //!
 //! A cast column needs `--entity-format dense` (the default), `compact` or `frontend`: the
 //! expanded format has no field attributes to carry the casts, so a run that would need them
-//! fails with an error naming the columns.
+//! fails with an error naming the tables.
 
 pub(crate) mod mysql;
 pub(crate) mod postgres;

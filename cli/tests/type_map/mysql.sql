@@ -31,7 +31,7 @@ CREATE TABLE typed (
     born YEAR NOT NULL,
     one_bit BIT(1) NOT NULL,
     bits BIT(12) NOT NULL,
-    mood ENUM('happy', 'sad') NOT NULL,
+    mood ENUM('happy', 'sad', 'n/a') NOT NULL,
     tags SET('red', 'green', 'blue') NOT NULL,
     doc JSON NOT NULL,
     ident UUID NOT NULL,

@@ -3,7 +3,7 @@
 CREATE EXTENSION IF NOT EXISTS citext;
 CREATE EXTENSION IF NOT EXISTS hstore;
 CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
-CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TYPE mood AS ENUM ('happy', 'sad', 'n/a');
 CREATE TYPE pair AS (a integer, b integer);
 CREATE TABLE typed (
     id serial PRIMARY KEY,
