@@ -3,7 +3,7 @@
 //! sea-schema's discovery runs three queries per table, and its constraint query joins
 //! `information_schema` views that the planner turns into nested loops: about 11 s per table on
 //! MusicBrainz (347 tables, an hour in all). This reads the same facts with five queries per
-//! schema: relations, columns (`information_schema.columns`, one scan for the whole schema),
+//! schema (a sixth lists the relations first, for `--tables`): relations, columns (`information_schema.columns`, one scan for the whole schema),
 //! primary and foreign keys and unique indexes (`pg_catalog`), and enums. Each is ordered, so the
 //! result does not depend on the plan. Columns are parsed by sea-schema's own parser, so their
 //! types are read exactly as before.
