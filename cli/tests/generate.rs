@@ -16,7 +16,7 @@ use duetto::sea_orm::sea_query::{ColumnDef, Table};
 use duetto::sea_orm::DbErr;
 use migration::{Migrator, MigratorTrait};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
-use support::{generate, Throwaway};
+use support::{generate, url_env, Throwaway};
 
 fn generate_ok(t: &TestDb, dir: &Path, extra: &[&str]) {
     let run = generate(&t.url, dir, extra);
@@ -341,11 +341,7 @@ fn generated_entities_compile_and_answer_paired_queries() {
         .replace("{{MODULES}}", &modules)
         .replace("{{CALLS}}", &calls);
     krate.write("main.rs", &main);
-    let env: Vec<(String, String)> = dbs
-        .iter()
-        .map(|t| (format!("GENERATED_URL_{}", t.kind.name()), t.url.clone()))
-        .collect();
-    let stdout = krate.run(&env);
+    let stdout = krate.run(&url_env(&dbs, "GENERATED_URL_"));
     for t in &dbs {
         assert!(
             stdout.contains(&format!("{}: ok", t.kind.name())),

@@ -7,8 +7,7 @@ mod common;
 mod support;
 
 use common::{backends, Kind, TestDb};
-use duetto::sea_orm::ConnectionTrait;
-use support::{generate, Throwaway};
+use support::{generate, url_env, with_fixture, Throwaway};
 
 fn fixture(kind: Kind) -> &'static str {
     match kind {
@@ -18,26 +17,12 @@ fn fixture(kind: Kind) -> &'static str {
     }
 }
 
-fn with_fixture(kind: Kind) -> TestDb {
-    let t = common::empty_blocking(kind);
-    let code: String = fixture(kind)
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    t.db.run(move |conn| async move {
-        for statement in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            conn.execute_unprepared(statement).await?;
-        }
-        Ok::<_, duetto::sea_orm::DbErr>(())
-    })
-    .unwrap_or_else(|e| panic!("{}: load the fixture: {e}", kind.name()));
-    t
-}
-
 #[test]
 fn every_identifier_generates_compiles_and_round_trips() {
-    let dbs: Vec<TestDb> = backends().into_iter().map(with_fixture).collect();
+    let dbs: Vec<TestDb> = backends()
+        .into_iter()
+        .map(|kind| with_fixture(kind, fixture(kind)))
+        .collect();
     let krate = Throwaway::new("duetto-names-check");
     for t in &dbs {
         let kind = t.kind.name();
@@ -66,11 +51,7 @@ fn every_identifier_generates_compiles_and_round_trips() {
             .replace("{{MODULES}}", &modules)
             .replace("{{CALLS}}", &calls),
     );
-    let env: Vec<(String, String)> = dbs
-        .iter()
-        .map(|t| (format!("URL_{}", t.kind.name()), t.url.clone()))
-        .collect();
-    let stdout = krate.run(&env);
+    let stdout = krate.run(&url_env(&dbs, "URL_"));
     for t in &dbs {
         assert!(
             stdout.contains(&format!("{}: ok", t.kind.name())),

@@ -9,8 +9,7 @@ mod common;
 mod support;
 
 use common::{backends, Kind, TestDb};
-use duetto::sea_orm::ConnectionTrait;
-use support::{generate, Throwaway};
+use support::{generate, url_env, with_fixture, Throwaway};
 
 fn fixture(kind: Kind) -> &'static str {
     match kind {
@@ -56,30 +55,12 @@ fn expected_skipped(kind: Kind) -> Vec<&'static str> {
     }
 }
 
-/// A fresh database holding the backend's fixture.
-fn with_fixture(kind: Kind) -> TestDb {
-    let t = common::empty_blocking(kind);
-    let sql = fixture(kind);
-    t.db.run(move |conn| async move {
-        // One statement at a time: not every driver takes several in one call. Comments go
-        // first, since they may hold a `;`.
-        let code: String = sql
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        for statement in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            conn.execute_unprepared(statement).await?;
-        }
-        Ok::<_, duetto::sea_orm::DbErr>(())
-    })
-    .unwrap_or_else(|e| panic!("{}: load the fixture: {e}", kind.name()));
-    t
-}
-
 #[test]
 fn every_column_is_typed_and_round_trips_or_is_reported() {
-    let dbs: Vec<TestDb> = backends().into_iter().map(with_fixture).collect();
+    let dbs: Vec<TestDb> = backends()
+        .into_iter()
+        .map(|kind| with_fixture(kind, fixture(kind)))
+        .collect();
     let krate = Throwaway::new("duetto-type-map-check");
 
     for t in &dbs {
@@ -186,11 +167,7 @@ fn every_column_is_typed_and_round_trips_or_is_reported() {
             .replace("{{MODULES}}", &modules)
             .replace("{{CALLS}}", &calls),
     );
-    let env: Vec<(String, String)> = dbs
-        .iter()
-        .map(|t| (format!("URL_{}", t.kind.name()), t.url.clone()))
-        .collect();
-    let stdout = krate.run(&env);
+    let stdout = krate.run(&url_env(&dbs, "URL_"));
     for t in &dbs {
         assert!(
             stdout.contains(&format!("{}: ok", t.kind.name())),

@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{self, Kind, TestDb};
+
 /// What one run of the binary did.
 pub struct Run {
     pub code: i32,
@@ -62,6 +64,33 @@ pub fn generate(url: &str, dir: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["generate", "entity", "--database-url", url, "-o", dir];
     args.extend_from_slice(extra);
     duetto(&args)
+}
+
+/// A fresh database of `kind` holding `sql`, run one statement at a time (not every driver takes
+/// several in one call). Comments go first, since they may hold a `;`.
+pub fn with_fixture(kind: Kind, sql: &'static str) -> TestDb {
+    let t = common::empty_blocking(kind);
+    let code: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    t.db.run(move |conn| async move {
+        use duetto::sea_orm::ConnectionTrait;
+        for statement in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            conn.execute_unprepared(statement).await?;
+        }
+        Ok::<_, duetto::sea_orm::DbErr>(())
+    })
+    .unwrap_or_else(|e| panic!("{}: load the fixture: {e}", kind.name()));
+    t
+}
+
+/// `{prefix}{backend}` → the database's URL, for a throwaway crate's environment.
+pub fn url_env(dbs: &[TestDb], prefix: &str) -> Vec<(String, String)> {
+    dbs.iter()
+        .map(|t| (format!("{prefix}{}", t.kind.name()), t.url.clone()))
+        .collect()
 }
 
 /// A throwaway crate whose only dependency is duetto (by path), in the test target's temp dir.
